@@ -58,9 +58,18 @@ class ConfigurationError(MynaRPError):
 
 
 class VerificationError(MynaRPError):
-    """A well-formed input failed a security check. ``reason`` says which."""
+    """A well-formed input failed a security check. ``reason`` says which.
+
+    Attributes:
+        chain: the validated certification path (leaf first) when the failure came after path
+            validation (revocation), else empty. Lets callers log which certificate failed.
+    """
 
     default_reason = Reason.SIGNATURE_INVALID
+
+    def __init__(self, message: str, *, reason: Reason | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.chain: tuple[object, ...] = ()
 
 
 class CertificateRevokedError(VerificationError):
@@ -85,3 +94,109 @@ class RevocationUnavailableError(VerificationError):
     def __init__(self, message: str, *, attempts: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+# --- revocation (myna_rp.revocation) -------------------------------------------------------------------
+
+
+class OCSPFailure(StrEnum):
+    """Why an OCSP response was not accepted as an answer (RFC 6960). Stable string values."""
+
+    MALFORMED = "MALFORMED"  # not a DER OCSPResponse / BasicOCSPResponse (RFC 6960 §4.2.1)
+    RESPONDER_ERROR = "RESPONDER_ERROR"  # responseStatus other than successful (§4.2.1)
+    UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"  # signature or CertID hash algorithm not accepted
+    SIGNATURE = "SIGNATURE"  # the signature does not verify with the responder's key (§3.2 (2))
+    UNAUTHORISED_SIGNER = "UNAUTHORISED_SIGNER"  # signer neither the CA nor a delegated responder (§4.2.2.2)
+    CERTID_MISMATCH = "CERTID_MISMATCH"  # no single response for the certificate asked about (§3.2 (1))
+    DUPLICATE_RESPONSE = "DUPLICATE_RESPONSE"  # the same CertID answered more than once
+    CONTRADICTORY_RESPONSE = "CONTRADICTORY_RESPONSE"  # the same CertID answered with different statuses
+    NOT_YET_VALID = "NOT_YET_VALID"  # thisUpdate after the validation time (+ skew) (§3.2 (4))
+    STALE = "STALE"  # past nextUpdate, or older than the policy's max age without nextUpdate (§3.2 (5))
+    NONCE_MISMATCH = "NONCE_MISMATCH"  # the echoed nonce differs from the request's (RFC 8954)
+    NONCE_MISSING = "NONCE_MISSING"  # no nonce echoed while the policy requires one (RFC 8954)
+    UNKNOWN_CRITICAL_EXTENSION = "UNKNOWN_CRITICAL_EXTENSION"  # a critical extension we cannot process
+
+
+class CRLFailure(StrEnum):
+    """Why a CRL was not accepted as an answer (RFC 5280 §5, §6.3). Stable string values."""
+
+    MALFORMED = "MALFORMED"  # not a DER/PEM CertificateList (§5.1)
+    UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"
+    SIGNATURE = "SIGNATURE"  # does not verify with the issuer's (or the CRL signer's) key (§6.3.3 (g))
+    ISSUER_MISMATCH = "ISSUER_MISMATCH"  # CRL issuer differs from the certificate issuer (§6.3.3 (b)(1))
+    KEY_USAGE = "KEY_USAGE"  # the signer's keyUsage lacks cRLSign (§4.2.1.3, §6.3.3 (f))
+    AKI_MISMATCH = "AKI_MISMATCH"  # authorityKeyIdentifier does not name the signer (§5.2.1)
+    NOT_YET_VALID = "NOT_YET_VALID"  # thisUpdate after the validation time
+    STALE = "STALE"  # past nextUpdate, or older than the policy's max age without nextUpdate (§5.1.2.5)
+    UNKNOWN_CRITICAL_EXTENSION = "UNKNOWN_CRITICAL_EXTENSION"  # §5.2: MUST NOT use the CRL
+    UNKNOWN_CRITICAL_ENTRY_EXTENSION = "UNKNOWN_CRITICAL_ENTRY_EXTENSION"  # §5.3: MUST NOT use the CRL
+    UNSUPPORTED_CRL = "UNSUPPORTED_CRL"  # delta, indirect or reason-partitioned CRLs (§5.2.4, §5.2.5)
+    SCOPE_MISMATCH = "SCOPE_MISMATCH"  # issuingDistributionPoint does not cover the certificate (§6.3.3 (b)(2))
+    ROLLBACK = "ROLLBACK"  # cRLNumber lower than one already seen for this issuer (§5.2.3)
+    SIGNER_UNTRUSTED = "SIGNER_UNTRUSTED"  # a separate CRL signer whose path does not validate (§6.3.3 (f))
+    SIGNER_REVOKED = "SIGNER_REVOKED"  # a separate CRL signer that is itself revoked or unverifiable
+
+
+class FetchFailure(StrEnum):
+    """Why fetching revocation data over HTTP gave no usable bytes. Stable string values."""
+
+    NO_SOURCE = "NO_SOURCE"  # no responder / CRL URL configured or found for this issuer
+    TIMEOUT = "TIMEOUT"
+    TRANSPORT = "TRANSPORT"  # connection refused/reset, DNS, TLS, protocol errors
+    HTTP_STATUS = "HTTP_STATUS"  # a non-200 answer
+    CONTENT_TYPE = "CONTENT_TYPE"  # e.g. text/html from a captive portal
+    TOO_LARGE = "TOO_LARGE"  # the body exceeded the configured size limit
+
+
+class RevocationSourceError(VerificationError):
+    """One revocation source gave no valid answer. The checker records it and moves on.
+
+    Attributes:
+        cause: the specific :class:`OCSPFailure`, :class:`CRLFailure` or :class:`FetchFailure`.
+        source_label: where the answer came from (URL, ``evidence[0]``, ``static[1]``, ``cache``), or ``""``.
+    """
+
+    default_reason = Reason.REVOCATION_UNAVAILABLE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: OCSPFailure | CRLFailure | FetchFailure,
+        source_label: str = "",
+        reason: Reason | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.cause: OCSPFailure | CRLFailure | FetchFailure = cause
+        self.source_label = source_label
+
+
+class OCSPResponseInvalidError(RevocationSourceError):
+    """An OCSP response failed a check of RFC 6960 §3.2; ``cause`` is an :class:`OCSPFailure`."""
+
+    def __init__(self, message: str, *, cause: OCSPFailure, source_label: str = "") -> None:
+        super().__init__(message, cause=cause, source_label=source_label)
+        self.cause: OCSPFailure = cause
+
+
+class CRLInvalidError(RevocationSourceError):
+    """A CRL failed a check of RFC 5280 §6.3.3; ``cause`` is a :class:`CRLFailure`."""
+
+    def __init__(self, message: str, *, cause: CRLFailure, source_label: str = "") -> None:
+        super().__init__(message, cause=cause, source_label=source_label)
+        self.cause: CRLFailure = cause
+
+
+class RevocationFetchError(RevocationSourceError):
+    """HTTP transport for OCSP/CRL failed; ``cause`` is a :class:`FetchFailure`.
+
+    Attributes:
+        status_code: the HTTP status when ``cause`` is HTTP_STATUS, else ``None``.
+    """
+
+    def __init__(
+        self, message: str, *, cause: FetchFailure, source_label: str = "", status_code: int | None = None
+    ) -> None:
+        super().__init__(message, cause=cause, source_label=source_label)
+        self.cause: FetchFailure = cause
+        self.status_code = status_code

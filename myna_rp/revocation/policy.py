@@ -18,7 +18,8 @@ from .status import RevocationSource
 class SourceMode(StrEnum):
     """How configured sources are combined."""
 
-    FIRST_DEFINITIVE = "first_definitive"  # try sources in order; the first valid GOOD/REVOKED/ON_HOLD decides
+    # try sources in order; the first valid GOOD/REVOKED/ON_HOLD decides
+    FIRST_DEFINITIVE = "first_definitive"
     ALL_AVAILABLE = "all_available"  # consult every source that answers; any REVOKED/ON_HOLD wins
 
 

@@ -1,0 +1,93 @@
+"""The mock platform's FastAPI application factory. There is no module-level app.
+
+Run it with ``myna-mock serve`` or ``uvicorn --factory mock_platform.app:create_app`` (settings from the
+``MYNA_MOCK_`` environment). Tests build it in-process::
+
+    app = create_app(Settings(database_url="sqlite://", test_mode=True), clock=MockClock(start))
+    with TestClient(app) as client: ...
+
+``app.state.ca_service`` holds the :class:`~mock_platform.ca.service.CAService` of that app instance for
+in-process callers (tests, demos) that want the facade next to the HTTP API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from .ca.crl import CRLSchedule
+from .ca.ocsp import ResponderIdType
+from .ca.service import CAConfig, CAService
+from .clock import Clock, MockClock, SystemClock
+from .db import Database
+from .routes import admin, ca, ocsp
+from .routes.problems import BodySizeLimitMiddleware, install_problem_handlers
+from .settings import Settings
+
+
+def ca_config_from_settings(settings: Settings) -> CAConfig:
+    """The :class:`CAConfig` described by ``settings`` (other fields keep their defaults)."""
+    return CAConfig(
+        crl_schedule=CRLSchedule(
+            issue_time=settings.crl_issue_time, next_update_grace=settings.crl_next_update_grace
+        ),
+        ocsp_validity=settings.ocsp_validity,
+        ocsp_delegated_responder=settings.ocsp_delegated_responder,
+        ocsp_responder_id=ResponderIdType(settings.ocsp_responder_id),
+        crl_http_base_url=settings.crl_http_base_url,
+        ocsp_url=settings.ocsp_url,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    config: CAConfig | None = None,
+) -> FastAPI:
+    """Build one application instance.
+
+    Args:
+        settings: configuration; read from the environment (``MYNA_MOCK_*``) when omitted (the
+            ``uvicorn --factory`` case).
+        clock: the time source; default: a :class:`MockClock` in test mode (starting at
+            ``settings.initial_clock`` or the system time), else :class:`SystemClock`.
+        database: an open :class:`Database`; default: one for ``settings.database_url``.
+        config: CA behaviour; default: derived from ``settings`` (:func:`ca_config_from_settings`).
+
+    Opens the database, creates missing tables and, on first start, the CA generations (RSA key
+    generation: about a second).
+    """
+    settings = settings if settings is not None else Settings()
+    if clock is None:
+        system_now = datetime.now(UTC)
+        clock = MockClock(settings.clock_start(system_now)) if settings.test_mode else SystemClock()
+    database = database if database is not None else Database(settings.database_url)
+    service = CAService.create(
+        database, clock, config if config is not None else ca_config_from_settings(settings)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="myna_rp mock platform",
+        summary="A local stand-in for J-LIS JPKI: CAs, issuance, CRLs and OCSP. Synthetic data only.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.include_router(ocsp.build_router(service))
+    app.include_router(ca.build_router(service))
+    app.include_router(admin.build_router(service, clock=clock, test_mode=settings.test_mode))
+    app.state.ca_service = service
+    app.state.settings = settings
+    app.state.clock = clock
+    return app

@@ -1,0 +1,244 @@
+"""Persistence: SQLAlchemy 2 typed models and a :class:`Database` handle (SQLite file by default).
+
+Design:
+
+* One :class:`Database` object per application (made by :func:`create_app` or a test); no module-level
+  engine or session.
+* Every state change runs in one transaction (:meth:`Database.transaction`): a failing step leaves
+  nothing half-written.
+* Invariants live in the schema (unique serials, unique (CA, CRL number), one row per (purpose,
+  generation)), so they hold across processes and under concurrency.
+* All timestamps are stored as UTC and come back timezone-aware (:class:`UTCDateTime`), on SQLite and
+  PostgreSQL alike.
+* Serial numbers (up to 159 bits, more than a SQL BIGINT) are stored as lower-case hex without leading
+  zeros (:func:`serial_to_hex`).
+* SQLite runs in WAL mode with foreign keys on and a busy timeout, so the HTTP server and a CLI can share
+  the file.
+
+CA things live in their own models. Later issues (residents, devices, PIN counters, lifecycle) add their
+own models to the same :data:`Base.metadata`; tables are created with ``metadata.create_all`` at start-up.
+Private keys are stored as unencrypted PKCS#8 PEM: this is a mock, never a CA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+CERTIFICATE_STATUSES = ("good", "revoked", "on_hold")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and returned as aware UTC. Naive input raises ValueError."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def serial_to_hex(serial_number: int) -> str:
+    """Canonical storage/display form of a serial: lower-case hex, no prefix, no leading zeros."""
+    if serial_number < 0:
+        raise ValueError("serial numbers are positive")
+    return format(serial_number, "x")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every mock-platform model."""
+
+
+class CAGenerationRecord(Base):
+    """One root CA generation of one purpose: certificate and key."""
+
+    __tablename__ = "ca_generations"
+    __table_args__ = (UniqueConstraint("purpose", "generation", name="uq_ca_purpose_generation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    generation: Mapped[int] = mapped_column(Integer)
+    subject_key_identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OCSPResponderRecord(Base):
+    """A delegated OCSP responder certificate (and key) issued by one CA generation."""
+
+    __tablename__ = "ocsp_responders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("ca_generations.id"), index=True)
+    serial_hex: Mapped[str] = mapped_column(String(42), unique=True)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IssuedCertificateRecord(Base):
+    """An end-entity certificate issued by the mock and its revocation state.
+
+    ``status`` is ``good``, ``revoked`` (permanent) or ``on_hold`` (certificateHold, releasable).
+    ``subject_id`` is the opaque CN, never a personal attribute; the DER holds the attributes of a signing
+    certificate, which is why no log line ever prints it.
+    """
+
+    __tablename__ = "issued_certificates"
+    __table_args__ = (
+        CheckConstraint("status IN ('good', 'revoked', 'on_hold')", name="ck_certificate_status"),
+        CheckConstraint(
+            "(status = 'good') = (revoked_at IS NULL)", name="ck_certificate_revoked_at_iff_not_good"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial_hex: Mapped[str] = mapped_column(String(42), unique=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("ca_generations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    form_factor: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64), index=True)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="good")
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    invalidity_date: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    ca: Mapped[CAGenerationRecord] = relationship()
+    events: Mapped[list[CertificateEventRecord]] = relationship(
+        back_populates="certificate", order_by="CertificateEventRecord.id"
+    )
+
+
+class CertificateEventRecord(Base):
+    """Audit trail of one certificate: issued, revoked, held, released (reason and time; no personal data)."""
+
+    __tablename__ = "certificate_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("issued_certificates.id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    certificate: Mapped[IssuedCertificateRecord] = relationship(back_populates="events")
+
+
+class CRLRecord(Base):
+    """One issued CRL of one CA generation (numbers strictly increase per generation)."""
+
+    __tablename__ = "crls"
+    __table_args__ = (UniqueConstraint("ca_id", "crl_number", name="uq_crl_ca_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("ca_generations.id"), index=True)
+    crl_number: Mapped[int] = mapped_column(Integer)
+    this_update: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_update: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    crl_der: Mapped[bytes] = mapped_column(LargeBinary)
+    forced: Mapped[bool] = mapped_column(default=False)
+
+
+def _is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    return _is_sqlite(url) and url.database in (None, "", ":memory:")
+
+
+class Database:
+    """Engine + session factory for one database URL.
+
+    Args:
+        url: an SQLAlchemy URL: ``sqlite:///./var/mock_platform.sqlite3`` (the parent folder is
+            created), ``sqlite://`` (in-memory, one shared connection: tests), or
+            ``postgresql+psycopg://…`` (the driver must be installed separately).
+        echo: log SQL (never enable with real data: the mock stores certificate DER).
+
+    Raises:
+        sqlalchemy.exc.ArgumentError: the URL cannot be parsed.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        parsed = make_url(url)
+        engine_options: dict[str, Any] = {"echo": echo}
+        if _is_sqlite_memory(parsed):
+            engine_options.update(connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        elif _is_sqlite(parsed) and parsed.database:
+            Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        self.url = parsed
+        self.engine: Engine = create_engine(parsed, **engine_options)
+        if _is_sqlite(parsed):
+            event.listen(self.engine, "connect", _sqlite_pragmas(wal=not _is_sqlite_memory(parsed)))
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> None:
+        """Create every table of :data:`Base.metadata` that does not exist yet."""
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on any exception."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close all pooled connections."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)})"
+
+
+def _sqlite_pragmas(*, wal: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    return on_connect
