@@ -27,7 +27,7 @@ from .clock import FixedClock, SystemClock
 from .encoding import load_certificates, to_der
 from .errors import MalformedInputError, MynaRPError, Reason, VerificationError
 from .jpki.attributes import BasicFourAttributes, parse_basic_four_attributes
-from .jpki.profile import CertificateKind, FormFactor, PolicyRule, PolicyRules, classify
+from .jpki.profile import CertificateKind, FormFactor, PolicyRule, PolicyRules, claimed_profile, classify
 from .jpki.truststore import TrustStore
 from .jpki.verifier import JPKIVerification, JPKIVerifier, sha256_hex
 from .revocation import RevocationPolicy, RevocationStatus
@@ -122,7 +122,8 @@ def _policy_rules(values: Sequence[str]) -> PolicyRules:
             rule = PolicyRule(CertificateKind(kind), FormFactor(form))
         except ValueError as exc:
             raise UsageError(
-                f"--policy-rule {value!r}: expected OID=signing|user_authentication:card|android|iphone|unknown"
+                f"--policy-rule {value!r}: expected "
+                "OID=signing|user_authentication:card|android|iphone|unknown"
             ) from exc
         if not sep or not sep2 or not oid:
             raise UsageError(f"--policy-rule {value!r} is not OID=KIND:FORM_FACTOR")
@@ -142,11 +143,12 @@ def _emit(payload: dict[str, Any], message: str, code: int) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     certificate = load_certificates(_read(args.certificate, "certificate"))[0]
     rules = _policy_rules(args.policy_rule)
-    kind = form = None
+    claimed = claimed_profile(certificate, rules)
+    kind = claimed.kind.value if claimed else None
+    form = claimed.form_factor.value if claimed else None
     profile_error = None
     try:
-        profile = classify(certificate, rules)
-        kind, form = profile.kind.value, profile.form_factor.value
+        classify(certificate, rules)
     except VerificationError as exc:
         profile_error = exc.message
     try:
@@ -206,12 +208,10 @@ def _verify_jpki_payload(
     payload["reason"] = _CLI_REASON.get(error.reason, error.reason).value
     if leaf is not None:
         payload["chain"] = [sha256_hex(leaf)]
-        try:
-            profile = classify(leaf, rules)
-            payload["certificate_kind"] = profile.kind.value
-            payload["form_factor"] = profile.form_factor.value
-        except MynaRPError:
-            pass
+        claimed = claimed_profile(leaf, rules)
+        if claimed is not None:
+            payload["certificate_kind"] = claimed.kind.value
+            payload["form_factor"] = claimed.form_factor.value
     chain = getattr(error, "chain", ())
     if chain:
         payload["chain"] = [sha256_hex(c) for c in chain if isinstance(c, x509.Certificate)]
@@ -265,7 +265,10 @@ def _cmd_verify_jpki(args: argparse.Namespace) -> int:
             if leaf is None:
                 raise UsageError("--signature needs --certificate")
             result = verifier.verify_signature(
-                data=data or b"", signature=signature, certificate=leaf, intermediates=intermediates,
+                data=data or b"",
+                signature=signature,
+                certificate=leaf,
+                intermediates=intermediates,
                 evidence=evidence,
             )
         else:
@@ -285,7 +288,9 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="myna-rp", description="My Number Card relying-party tools (JPKI, attribute proofs).")
+    parser = _Parser(
+        prog="myna-rp", description="My Number Card relying-party tools (JPKI, attribute proofs)."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     inspect = sub.add_parser("inspect", help="show kind, form factor, attributes, fingerprints, validity")
@@ -295,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify-jpki", help="verify a JPKI signature, its path and revocation")
     verify.add_argument("--trust-anchor", action="append", required=True, metavar="PATH")
-    verify.add_argument("--certificate", metavar="PATH", help="signer certificate (then intermediates), DER or PEM")
+    verify.add_argument(
+        "--certificate", metavar="PATH", help="signer certificate (then intermediates), DER or PEM"
+    )
     verify.add_argument("--signature", metavar="PATH", help="raw signature")
     verify.add_argument("--cms", metavar="PATH", help="CMS SignedData, DER or PEM")
     verify.add_argument("--data", metavar="PATH", help="the exact signed bytes (detached content for --cms)")

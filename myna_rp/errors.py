@@ -131,7 +131,8 @@ class CRLFailure(StrEnum):
     UNKNOWN_CRITICAL_EXTENSION = "UNKNOWN_CRITICAL_EXTENSION"  # §5.2: MUST NOT use the CRL
     UNKNOWN_CRITICAL_ENTRY_EXTENSION = "UNKNOWN_CRITICAL_ENTRY_EXTENSION"  # §5.3: MUST NOT use the CRL
     UNSUPPORTED_CRL = "UNSUPPORTED_CRL"  # delta, indirect or reason-partitioned CRLs (§5.2.4, §5.2.5)
-    SCOPE_MISMATCH = "SCOPE_MISMATCH"  # issuingDistributionPoint does not cover the certificate (§6.3.3 (b)(2))
+    # issuingDistributionPoint does not cover the certificate (§6.3.3 (b)(2))
+    SCOPE_MISMATCH = "SCOPE_MISMATCH"
     ROLLBACK = "ROLLBACK"  # cRLNumber lower than one already seen for this issuer (§5.2.3)
     SIGNER_UNTRUSTED = "SIGNER_UNTRUSTED"  # a separate CRL signer whose path does not validate (§6.3.3 (f))
     SIGNER_REVOKED = "SIGNER_REVOKED"  # a separate CRL signer that is itself revoked or unverifiable

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from asn1crypto import cms, core
 from asn1crypto import x509 as x509_asn1
@@ -27,7 +28,15 @@ from .signature import HASHES
 MAX_CMS_BYTES = 32 * 1024 * 1024
 # PKCS#1 v1.5 and ECDSA only (RFC 5754 §3); RSASSA-PSS is not produced by JPKI tokens.
 _SIGNATURE_ALGORITHMS = frozenset(
-    {"rsassa_pkcs1v15", "sha256_rsa", "sha384_rsa", "sha512_rsa", "sha256_ecdsa", "sha384_ecdsa", "sha512_ecdsa"}
+    {
+        "rsassa_pkcs1v15",
+        "sha256_rsa",
+        "sha384_rsa",
+        "sha512_rsa",
+        "sha256_ecdsa",
+        "sha384_ecdsa",
+        "sha512_ecdsa",
+    }
 )
 
 
@@ -56,7 +65,7 @@ class ParsedSignedData:
     signing_time: datetime | None
 
 
-def _single_attribute(attrs: cms.CMSAttributes, name: str) -> object | None:
+def _single_attribute(attrs: cms.CMSAttributes, name: str) -> Any:
     found = [attr for attr in attrs if attr["type"].native == name]
     if not found:
         return None
@@ -80,7 +89,10 @@ def _find_signer(
         serial = sid.chosen["serial_number"].native
         for certificate in candidates:
             # asn1crypto compares Names after RFC 5280 §7.1 normalisation (case, spaces, string types).
-            if certificate.serial_number == serial and x509_asn1.Name.load(certificate.issuer.public_bytes()) == issuer:
+            if (
+                certificate.serial_number == serial
+                and x509_asn1.Name.load(certificate.issuer.public_bytes()) == issuer
+            ):
                 return certificate, sid.name
     elif sid.name == "subject_key_identifier":
         wanted = bytes(sid.chosen.native)
@@ -154,7 +166,8 @@ def parse_signed_data(
         signature_algorithm = signer_info["signature_algorithm"]["algorithm"].native
         if signature_algorithm not in _SIGNATURE_ALGORITHMS:
             raise VerificationError(
-                f"CMS signature algorithm {signature_algorithm} not allowed", reason=Reason.UNSUPPORTED_ALGORITHM
+                f"CMS signature algorithm {signature_algorithm} not allowed",
+                reason=Reason.UNSUPPORTED_ALGORITHM,
             )
         signature = bytes(signer_info["signature"].native)
         attrs = signer_info["signed_attrs"]

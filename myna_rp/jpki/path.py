@@ -17,6 +17,8 @@ from cryptography.x509.verification import (
     ExtensionPolicy,
     Policy,
     PolicyBuilder,
+)
+from cryptography.x509.verification import (
     VerificationError as _CryptographyVerificationError,
 )
 

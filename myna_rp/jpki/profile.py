@@ -49,7 +49,9 @@ def _default_rules() -> Mapping[str, PolicyRule]:
             # Observed on real cards.
             "1.2.392.200149.8.5.1.1.20": PolicyRule(s, FormFactor.CARD, "signing, card (observed)"),
             "1.2.392.200149.8.5.1.0.20": PolicyRule(s, FormFactor.CARD, "signing, J-LIS test hierarchy"),
-            "1.2.392.200149.8.5.1.3.30": PolicyRule(u, FormFactor.CARD, "user authentication, card (observed)"),
+            "1.2.392.200149.8.5.1.3.30": PolicyRule(
+                u, FormFactor.CARD, "user authentication, card (observed)"
+            ),
             # Assumed: one secondary source reports .1.1.40 for smartphone signing certificates (Android
             # only at the time). The iPhone and smartphone user-authentication OIDs are not public; these
             # values are the mock platform's assumption. Replace them with PolicyRules.from_mapping().
@@ -103,13 +105,35 @@ class CertificateProfile:
     policy_oids: tuple[str, ...]
 
 
-def _ext(certificate: x509.Certificate, cls: type[x509.ExtensionType]) -> x509.Extension[x509.ExtensionType] | None:
+def _ext(
+    certificate: x509.Certificate, cls: type[x509.ExtensionType]
+) -> x509.Extension[x509.ExtensionType] | None:
     try:
         return certificate.extensions.get_extension_for_class(cls)
     except x509.ExtensionNotFound:
         return None
     except ValueError as exc:
         raise MalformedInputError(f"certificate extension {cls.__name__} cannot be decoded") from exc
+
+
+def policy_oids_of(certificate: x509.Certificate) -> tuple[str, ...]:
+    """The certificatePolicies OIDs of ``certificate`` (empty when the extension is absent)."""
+    ext = _ext(certificate, x509.CertificatePolicies)
+    if ext is None or not isinstance(ext.value, x509.CertificatePolicies):
+        return ()
+    return tuple(p.policy_identifier.dotted_string for p in ext.value)
+
+
+def claimed_profile(certificate: x509.Certificate, rules: PolicyRules) -> PolicyRule | None:
+    """What the certificate's policy OIDs *claim* it is, without checking anything else.
+
+    For reporting on a certificate that failed verification; never a basis for a decision.
+    Returns ``None`` when no JPKI policy is present or the extension cannot be decoded.
+    """
+    try:
+        return rules.match(policy_oids_of(certificate))
+    except (MalformedInputError, VerificationError):
+        return None
 
 
 def classify(certificate: x509.Certificate, rules: PolicyRules) -> CertificateProfile:
@@ -134,10 +158,7 @@ def classify(certificate: x509.Certificate, rules: PolicyRules) -> CertificatePr
     ku = ku_ext.value
     if not ku.digital_signature:
         raise VerificationError("keyUsage lacks digitalSignature", reason=Reason.WRONG_KEY_USAGE)
-    policies_ext = _ext(certificate, x509.CertificatePolicies)
-    policy_oids: tuple[str, ...] = ()
-    if policies_ext is not None and isinstance(policies_ext.value, x509.CertificatePolicies):
-        policy_oids = tuple(p.policy_identifier.dotted_string for p in policies_ext.value)
+    policy_oids = policy_oids_of(certificate)
     rule = rules.match(policy_oids)
     if rule is None:
         raise VerificationError(

@@ -52,7 +52,8 @@ def verify_signature_bytes(
             public_key.verify(_raw_ecdsa_to_der(signature, public_key), data, ec.ECDSA(hash_algorithm))
         else:
             raise VerificationError(
-                f"key type {type(public_key).__name__} is not used by JPKI", reason=Reason.UNSUPPORTED_ALGORITHM
+                f"key type {type(public_key).__name__} is not used by JPKI",
+                reason=Reason.UNSUPPORTED_ALGORITHM,
             )
     except InvalidSignature as exc:
         raise VerificationError("signature does not verify", reason=Reason.SIGNATURE_INVALID) from exc

@@ -47,8 +47,12 @@ def _jlis_pins() -> Mapping[str, JLISRootPin]:
     s, u = AnchorPurpose.SIGNING, AnchorPurpose.USER_AUTHENTICATION
     pins = (
         JLISRootPin(s, 1, "19645405a1fe14377434bd55957628ac4038557c542403a2243f21c706fc9355", "observed"),
-        JLISRootPin(s, 2, "79679c33e4cc9319440f1ad120a597ff1844e2ef217063adb176966fd5e6fbeb", "J-LIS published"),
-        JLISRootPin(s, 3, "d227f6cde11d35c5252178f106f843d24651944975413b539fa2fb68dbfa365f", "J-LIS published"),
+        JLISRootPin(
+            s, 2, "79679c33e4cc9319440f1ad120a597ff1844e2ef217063adb176966fd5e6fbeb", "J-LIS published"
+        ),
+        JLISRootPin(
+            s, 3, "d227f6cde11d35c5252178f106f843d24651944975413b539fa2fb68dbfa365f", "J-LIS published"
+        ),
         JLISRootPin(u, 1, "4dcfc4ca0aaf9fb2a3081b3f0c991c320b3acc008667a341eeaec5af1d58ca7d", "observed"),
         JLISRootPin(u, 3, "64114f29620c24ed2631d46476a040e7ee740d956089c00b036a6a8118c322b5", "observed"),
     )
@@ -148,9 +152,7 @@ class TrustStore:
                 raise ConfigurationError(
                     f"root with SHA-256 {anchor.sha256} is not a pinned J-LIS production root"
                 )
-            anchors.append(
-                TrustAnchor(anchor.certificate, anchor.sha256, pin.purpose, pin.generation)
-            )
+            anchors.append(TrustAnchor(anchor.certificate, anchor.sha256, pin.purpose, pin.generation))
         return cls(anchors)
 
     @property

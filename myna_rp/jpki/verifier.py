@@ -263,10 +263,10 @@ class JPKIVerifier:
         parsed = parse_signed_data(der, content=content, certificate=supplied)
         leaf = parsed.signer_certificate
         when = self._when(at)
-        profile, chain, anchor = self._certificate_path(
-            leaf, parsed.other_certificates, when, expected_kind
+        profile, chain, anchor = self._certificate_path(leaf, parsed.other_certificates, when, expected_kind)
+        verify_signature_bytes(
+            leaf.public_key(), parsed.signature, parsed.signed_bytes, parsed.hash_algorithm
         )
-        verify_signature_bytes(leaf.public_key(), parsed.signature, parsed.signed_bytes, parsed.hash_algorithm)
         attributes = self._attributes(leaf, profile)
         check = self._revocation_check(leaf, profile, chain, anchor, when, evidence)
         return JPKIVerification(
@@ -298,9 +298,7 @@ class JPKIVerifier:
         """
         leaf = load_certificate(certificate)
         when = self._when(at)
-        profile, chain, anchor = self._certificate_path(
-            leaf, (), when, CertificateKind.USER_AUTHENTICATION
-        )
+        profile, chain, anchor = self._certificate_path(leaf, (), when, CertificateKind.USER_AUTHENTICATION)
         self._verify_with_any_hash(leaf, signature, challenge)
         check = self._revocation_check(leaf, profile, chain, anchor, when, evidence)
         return JPKIAuthentication(subject_id=self.subject_id(leaf), check=check)
@@ -309,7 +307,10 @@ class JPKIVerifier:
         """Opaque identifier of a certificate's subject: HMAC-SHA-256 over issuer and subject DER."""
         mac = hmac.new(
             self._subject_id_key,
-            b"myna_rp/subject/v1\0" + certificate.issuer.public_bytes() + b"\0" + certificate.subject.public_bytes(),
+            b"myna_rp/subject/v1\0"
+            + certificate.issuer.public_bytes()
+            + b"\0"
+            + certificate.subject.public_bytes(),
             hashlib.sha256,
         ).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")

@@ -73,7 +73,15 @@ def test_verify_jpki_bad_file_in_every_role(
     [
         ["verify-jpki"],  # missing required options
         ["verify-jpki", "--trust-anchor", "x", "--certificate", "y"],  # neither --signature nor --cms
-        ["verify-jpki", "--trust-anchor", "/nonexistent", "--certificate", "/nonexistent", "--cms", "/nonexistent"],
+        [
+            "verify-jpki",
+            "--trust-anchor",
+            "/nonexistent",
+            "--certificate",
+            "/nonexistent",
+            "--cms",
+            "/nonexistent",
+        ],
         ["verify-jpki", "--trust-anchor", "x", "--certificate", "y", "--cms", "z", "--at", "yesterday"],
         ["no-such-command"],
     ],
@@ -88,7 +96,16 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 def test_naive_time_is_a_usage_error(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     t = str(files["text"])
     code, _, err = _run(
-        capsys, "verify-jpki", "--trust-anchor", t, "--certificate", t, "--cms", t, "--at", "2026-01-01T00:00:00"
+        capsys,
+        "verify-jpki",
+        "--trust-anchor",
+        t,
+        "--certificate",
+        t,
+        "--cms",
+        t,
+        "--at",
+        "2026-01-01T00:00:00",
     )
     assert code == 2
     assert "time zone" in err

@@ -1,4 +1,4 @@
-"""The real J-LIS roots (../shared/vectors/jlis-roots) load, match their pins and are told apart by generation."""
+"""The real J-LIS roots (../shared/vectors/jlis-roots) load, match their pins, tell their generation."""
 
 from __future__ import annotations
 

@@ -73,7 +73,8 @@ def test_full_set_utf8() -> None:
 def test_octet_string_values_accepted() -> None:
     values = {k: octets(core.load(v).native) for k, v in FULL.items()}
     attributes = parse_basic_four_attributes(_cert(values))
-    assert attributes is not None and attributes.name == "試験　花子"
+    assert attributes is not None
+    assert attributes.name == "試験　花子"
 
 
 def test_user_authentication_certificate_has_none() -> None:
@@ -110,7 +111,10 @@ def test_duplicate_attribute_rejected() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP")])
     san = x509.SubjectAlternativeName(
-        [x509.OtherName(ObjectIdentifier(BASE + "1"), utf8("a")), x509.OtherName(ObjectIdentifier(BASE + "1"), utf8("b"))]
+        [
+            x509.OtherName(ObjectIdentifier(BASE + "1"), utf8("a")),
+            x509.OtherName(ObjectIdentifier(BASE + "1"), utf8("b")),
+        ]
     )
     cert = (
         x509.CertificateBuilder()

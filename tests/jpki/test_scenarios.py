@@ -68,7 +68,9 @@ def _compare(got: dict[str, Any], expected: dict[str, Any]) -> list[str]:
     if want_rev is not None:
         for key in ("status", "source", "reason"):
             if got["revocation"][key] != want_rev[key]:
-                problems.append(f"revocation.{key}: got {got['revocation'][key]!r}, expected {want_rev[key]!r}")
+                problems.append(
+                    f"revocation.{key}: got {got['revocation'][key]!r}, expected {want_rev[key]!r}"
+                )
     return problems
 
 
@@ -90,16 +92,33 @@ def test_every_scenario_gives_its_expected_verdict(
 
 
 REQUIRED_SCENARIOS = {
-    "expired", "not_yet_valid", "wrong_key_usage", "wrong_policy", "other_purpose_root", "rogue_root_same_dn",
-    "generation_rollover", "tampered_signature", "tampered_data", "hold_then_release", "ocsp_unauthorised_signer",
-    "stale_ocsp", "crl_without_next_update",
+    "expired",
+    "not_yet_valid",
+    "wrong_key_usage",
+    "wrong_policy",
+    "other_purpose_root",
+    "rogue_root_same_dn",
+    "generation_rollover",
+    "tampered_signature",
+    "tampered_data",
+    "hold_then_release",
+    "ocsp_unauthorised_signer",
+    "stale_ocsp",
+    "crl_without_next_update",
 }
 
 
 def test_the_issue_scenarios_exist(scenarios: tuple[Path, dict[str, Any]]) -> None:
     names = set(scenarios[1]["scenarios"])
-    assert REQUIRED_SCENARIOS <= names, REQUIRED_SCENARIOS - names
+    assert names >= REQUIRED_SCENARIOS, REQUIRED_SCENARIOS - names
     revoked = {n for n in names if n.startswith("revoked_")}
-    for reason in ("unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-                   "cessationOfOperation", "certificateHold"):
+    for reason in (
+        "unspecified",
+        "keyCompromise",
+        "cACompromise",
+        "affiliationChanged",
+        "superseded",
+        "cessationOfOperation",
+        "certificateHold",
+    ):
         assert any(reason.lower() in n.lower().replace("_", "") for n in revoked), reason
