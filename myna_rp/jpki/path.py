@@ -9,6 +9,7 @@ the issuer is the one whose key verifies, never the first one with a matching na
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -108,8 +109,22 @@ def generic_extension_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
     return _ca_policy(), _ee_policy(require_key_usage=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _ValidatedPath:
+    chain: tuple[x509.Certificate, ...]
+    not_before: datetime  # the latest notBefore of the chain
+    not_after: datetime  # the earliest notAfter of the chain
+
+
 class PathValidator:
-    """Validates a leaf to one of the anchors of a :class:`TrustStore`. Immutable; build once, reuse."""
+    """Validates a leaf to one of the anchors of a :class:`TrustStore`. Build once, reuse; thread-safe.
+
+    Validated paths are memoised (bounded, ``cache_size`` entries, 0 to disable). This is exact, not a
+    heuristic: for a fixed trust store and policy, the outcome of RFC 5280 path validation depends on time
+    only through the validity periods of the chain's certificates, so a path found valid stays valid for
+    every time inside the intersection of those periods, and a cached path is reused only there. Failures
+    are never cached. Revocation is not part of this and is checked on every verification.
+    """
 
     def __init__(
         self,
@@ -117,10 +132,13 @@ class PathValidator:
         *,
         policies: tuple[ExtensionPolicy, ExtensionPolicy] | None = None,
         max_chain_depth: int = MAX_CHAIN_DEPTH,
+        cache_size: int = 4096,
     ) -> None:
         self._trust = trust
         self._ca_policy, self._ee_policy = policies or jpki_extension_policies()
         self._max_chain_depth = max_chain_depth
+        self._cache_size = cache_size
+        self._cache: dict[tuple[x509.Certificate, ...], _ValidatedPath] = {}
 
     def validate(
         self,
@@ -135,6 +153,10 @@ class PathValidator:
             VerificationError: reason UNTRUSTED_ISSUER when no path to an anchor is valid at ``at``
                 (unknown issuer, bad signature on a certificate, an expired CA, a rejected extension).
         """
+        key = (leaf, *intermediates)  # certificates hash and compare by their DER
+        cached = self._cache.get(key)
+        if cached is not None and cached.not_before <= at <= cached.not_after:
+            return cached.chain
         verifier = (
             PolicyBuilder()
             .store(self._trust.store)
@@ -149,4 +171,13 @@ class PathValidator:
             raise VerificationError(
                 f"no valid certification path to a trust anchor: {exc}", reason=Reason.UNTRUSTED_ISSUER
             ) from exc
-        return tuple(verified.chain)
+        chain = tuple(verified.chain)
+        if self._cache_size:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[key] = _ValidatedPath(
+                chain,
+                max(c.not_valid_before_utc for c in chain),
+                min(c.not_valid_after_utc for c in chain),
+            )
+        return chain

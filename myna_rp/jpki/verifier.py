@@ -47,6 +47,8 @@ from .profile import CertificateKind, CertificateProfile, FormFactor, PolicyRule
 from .signature import verify_signature_bytes
 from .truststore import TrustAnchor, TrustStore
 
+_MAX_MEMOISED_LEAVES = 4096
+
 
 def sha256_hex(certificate: x509.Certificate) -> str:
     """Lower-case hex SHA-256 of the certificate's DER (its fingerprint)."""
@@ -165,6 +167,7 @@ class JPKIVerifier:
         policy_rules: policy OID → kind and form factor.
         hash_algorithms: digests accepted for raw signatures, tried in order (SHA-256 by default).
         subject_id_key: the HMAC key for :attr:`JPKIAuthentication.subject_id` (a per-RP secret).
+        path_cache_size: validated paths kept (see :class:`~myna_rp.jpki.path.PathValidator`); 0 disables.
 
     Raises:
         ConfigurationError: a policy that checks revocation but no checker.
@@ -180,6 +183,7 @@ class JPKIVerifier:
         policy_rules: PolicyRules | None = None,
         hash_algorithms: Sequence[hashes.HashAlgorithm] = (hashes.SHA256(),),
         subject_id_key: bytes = b"",
+        path_cache_size: int = 4096,
     ) -> None:
         if policy.check and revocation is None:
             raise ConfigurationError(
@@ -189,13 +193,15 @@ class JPKIVerifier:
         if not hash_algorithms:
             raise ConfigurationError("at least one hash algorithm is needed")
         self._trust = trust
-        self._paths = PathValidator(trust)
+        self._paths = PathValidator(trust, cache_size=path_cache_size)
         self._revocation = revocation
         self._policy = policy
         self._clock: Clock = clock or SystemClock()
         self._rules = policy_rules or PolicyRules()
         self._hashes = tuple(hash_algorithms)
         self._subject_id_key = subject_id_key
+        # Certificates hash and compare by DER; bounded, cleared when full.
+        self._facts: dict[x509.Certificate, tuple[CertificateProfile, BasicFourAttributes | None]] = {}
 
     @property
     def policy(self) -> RevocationPolicy:
@@ -229,9 +235,8 @@ class JPKIVerifier:
         """
         leaf = load_certificate(certificate)
         when = self._when(at)
-        profile, chain, anchor = self._certificate_path(leaf, intermediates, when, expected_kind)
+        profile, attributes, chain, anchor = self._certificate_path(leaf, intermediates, when, expected_kind)
         used = self._verify_with_any_hash(leaf, signature, data)
-        attributes = self._attributes(leaf, profile)
         check = self._revocation_check(leaf, profile, chain, anchor, when, evidence)
         return JPKIVerification(
             check=check,
@@ -263,11 +268,12 @@ class JPKIVerifier:
         parsed = parse_signed_data(der, content=content, certificate=supplied)
         leaf = parsed.signer_certificate
         when = self._when(at)
-        profile, chain, anchor = self._certificate_path(leaf, parsed.other_certificates, when, expected_kind)
+        profile, attributes, chain, anchor = self._certificate_path(
+            leaf, parsed.other_certificates, when, expected_kind
+        )
         verify_signature_bytes(
             leaf.public_key(), parsed.signature, parsed.signed_bytes, parsed.hash_algorithm
         )
-        attributes = self._attributes(leaf, profile)
         check = self._revocation_check(leaf, profile, chain, anchor, when, evidence)
         return JPKIVerification(
             check=check,
@@ -298,7 +304,9 @@ class JPKIVerifier:
         """
         leaf = load_certificate(certificate)
         when = self._when(at)
-        profile, chain, anchor = self._certificate_path(leaf, (), when, CertificateKind.USER_AUTHENTICATION)
+        profile, _, chain, anchor = self._certificate_path(
+            leaf, (), when, CertificateKind.USER_AUTHENTICATION
+        )
         self._verify_with_any_hash(leaf, signature, challenge)
         check = self._revocation_check(leaf, profile, chain, anchor, when, evidence)
         return JPKIAuthentication(subject_id=self.subject_id(leaf), check=check)
@@ -326,7 +334,7 @@ class JPKIVerifier:
         intermediates: Sequence[x509.Certificate],
         when: datetime,
         expected_kind: CertificateKind | None,
-    ) -> tuple[CertificateProfile, tuple[x509.Certificate, ...], TrustAnchor]:
+    ) -> tuple[CertificateProfile, BasicFourAttributes | None, tuple[x509.Certificate, ...], TrustAnchor]:
         if when < leaf.not_valid_before_utc:
             raise VerificationError(
                 f"certificate is valid from {leaf.not_valid_before_utc.isoformat()}",
@@ -337,7 +345,7 @@ class JPKIVerifier:
                 f"certificate expired at {leaf.not_valid_after_utc.isoformat()}",
                 reason=Reason.CERTIFICATE_EXPIRED,
             )
-        profile = classify(leaf, self._rules)
+        profile, attributes = self._leaf_facts(leaf)
         if expected_kind is not None and profile.kind is not expected_kind:
             raise VerificationError(
                 f"a {expected_kind.value} certificate is required, got {profile.kind.value}",
@@ -347,7 +355,7 @@ class JPKIVerifier:
         anchor = self._trust.anchor_for(chain[-1])
         if anchor is None:  # cannot happen: the store holds exactly the anchors
             raise VerificationError("path ends outside the trust store", reason=Reason.UNTRUSTED_ISSUER)
-        return profile, chain, anchor
+        return profile, attributes, chain, anchor
 
     def _verify_with_any_hash(
         self, leaf: x509.Certificate, signature: bytes, data: bytes
@@ -416,13 +424,24 @@ class JPKIVerifier:
             verified_at=when,
         )
 
-    @staticmethod
-    def _attributes(leaf: x509.Certificate, profile: CertificateProfile) -> BasicFourAttributes | None:
-        if profile.kind is not CertificateKind.SIGNING:
-            return None
-        attributes = parse_basic_four_attributes(leaf)
-        if attributes is None:
-            raise VerificationError(
-                "signing certificate carries no basic four attributes", reason=Reason.WRONG_KEY_USAGE
-            )
-        return attributes
+    def _leaf_facts(self, leaf: x509.Certificate) -> tuple[CertificateProfile, BasicFourAttributes | None]:
+        """Profile and attributes of ``leaf``: pure functions of its DER, so memoised per verifier.
+
+        Only successes are kept (a failing certificate is re-examined, and raises, every time). Path
+        validation and revocation are never memoised here: they depend on time and on the outside world.
+        """
+        facts = self._facts.get(leaf)
+        if facts is not None:
+            return facts
+        profile = classify(leaf, self._rules)
+        attributes: BasicFourAttributes | None = None
+        if profile.kind is CertificateKind.SIGNING:
+            attributes = parse_basic_four_attributes(leaf)
+            if attributes is None:
+                raise VerificationError(
+                    "signing certificate carries no basic four attributes", reason=Reason.WRONG_KEY_USAGE
+                )
+        if len(self._facts) >= _MAX_MEMOISED_LEAVES:
+            self._facts.clear()
+        self._facts[leaf] = (profile, attributes)
+        return profile, attributes

@@ -6,6 +6,7 @@ Nothing here holds state: every function is pure apart from hashing.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -112,6 +113,30 @@ class IssuerIdentity:
     def sha1_key_hash(self) -> bytes:
         """SHA-1 of the subjectPublicKey bits: the OCSP ResponderID byKey value (RFC 6960 §4.2.1)."""
         return hashlib.sha1(self.key_bits).digest()  # noqa: S324 - mandated by RFC 6960, not a security hash here
+
+
+class IssuerIdentityMemo:
+    """A bounded, thread-safe memo of :meth:`IssuerIdentity.of`, owned by one checker or client.
+
+    Issuers are few (CA generations, responders) and reading their identity costs a DER parse, so the
+    objects that validate many answers keep one of these instead of a hidden module-level cache.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._max_entries = max_entries
+        self._identities: dict[x509.Certificate, IssuerIdentity] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, certificate: x509.Certificate) -> IssuerIdentity:
+        """The identity of ``certificate``. Raises what :meth:`IssuerIdentity.of` raises."""
+        identity = self._identities.get(certificate)  # certificates hash and compare by their DER
+        if identity is None:
+            identity = IssuerIdentity.of(certificate)
+            with self._lock:
+                if len(self._identities) >= self._max_entries:
+                    self._identities.clear()
+                self._identities[certificate] = identity
+        return identity
 
 
 class Window(Enum):

@@ -36,13 +36,13 @@ def _serial_bytes(serial: int) -> bytes:
     return serial.to_bytes((serial.bit_length() + 8) // 8 or 1, "big", signed=True)
 
 
-def ocsp_cache_key(certificate: x509.Certificate, issuer: x509.Certificate) -> bytes:
+def ocsp_cache_key(certificate: x509.Certificate, issuer: x509.Certificate | IssuerIdentity) -> bytes:
     """The cache key of an OCSP answer: ``b"ocsp:" + SHA-256(issuer name) + SHA-256(issuer key) + serial``.
 
     Raises:
         ValueError: the issuer certificate cannot be read.
     """
-    identity = IssuerIdentity.of(issuer)
+    identity = issuer if isinstance(issuer, IssuerIdentity) else IssuerIdentity.of(issuer)
     return (
         b"ocsp:"
         + identity.name_hash("sha256")
@@ -51,13 +51,13 @@ def ocsp_cache_key(certificate: x509.Certificate, issuer: x509.Certificate) -> b
     )
 
 
-def crl_cache_key(issuer: x509.Certificate) -> bytes:
+def crl_cache_key(issuer: x509.Certificate | IssuerIdentity) -> bytes:
     """The cache key of an issuer's CRL: ``b"crl:" + SHA-256(issuer name DER) + SHA-256(issuer key bits)``.
 
     Raises:
         ValueError: the issuer certificate cannot be read.
     """
-    identity = IssuerIdentity.of(issuer)
+    identity = issuer if isinstance(issuer, IssuerIdentity) else IssuerIdentity.of(issuer)
     return b"crl:" + identity.name_hash("sha256") + identity.key_hash("sha256")
 
 

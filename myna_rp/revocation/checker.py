@@ -54,7 +54,7 @@ from ..errors import (
     RevocationSourceError,
     RevocationUnavailableError,
 )
-from ._common import DEPENDENCY_ERRORS, Window, describe, expiry, freshness
+from ._common import DEPENDENCY_ERRORS, IssuerIdentityMemo, Window, describe, expiry, freshness
 from .cache import MemoryRevocationCache, RevocationCache, crl_cache_key, ocsp_cache_key
 from .crl import CRLIndex, CRLSource, crl_issuer, load_crl, validate_crl
 from .ocsp import OCSPClient, validate_ocsp_response
@@ -153,6 +153,7 @@ class RevocationChecker:
         self._clock = clock
         self._lock = threading.Lock()
         self._crl_numbers: dict[bytes, int] = {}
+        self._identity = IssuerIdentityMemo()
         self._log = logging.getLogger(_LOGGER_NAME)
 
     # -- public API ------------------------------------------------------------------------------------
@@ -303,11 +304,13 @@ class RevocationChecker:
         for position, response in enumerate(context.evidence.ocsp_responses):
             label = f"ocsp evidence[{position}]"
             try:
-                return validate_ocsp_response(response, certificate, issuer, at=at, policy=policy)
+                return validate_ocsp_response(
+                    response, certificate, issuer, at=at, policy=policy, identity_of=self._identity
+                )
             except RevocationSourceError as exc:
                 attempts.append(_attempt(label, exc))
         try:
-            key: bytes | None = ocsp_cache_key(certificate, issuer)
+            key: bytes | None = ocsp_cache_key(certificate, self._identity(issuer))
         except DEPENDENCY_ERRORS:
             key = None
         if key is not None:
@@ -346,7 +349,7 @@ class RevocationChecker:
         attempts: list[str],
     ) -> RevocationStatus | None:
         try:
-            key = crl_cache_key(issuer)
+            key = crl_cache_key(self._identity(issuer))
         except DEPENDENCY_ERRORS as exc:
             attempts.append(f"crl: unreadable issuer certificate ({describe(exc)})")
             return None

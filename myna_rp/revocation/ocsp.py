@@ -58,6 +58,7 @@ from . import _transport
 from ._common import (
     DEPENDENCY_ERRORS,
     IssuerIdentity,
+    IssuerIdentityMemo,
     SignatureCheck,
     Window,
     describe,
@@ -181,14 +182,19 @@ def _load(response: bytes | ocsp.OCSPResponse) -> tuple[ocsp.OCSPResponse, bytes
     return parsed, der
 
 
-def _responder_matches(response: ocsp.OCSPResponse, candidate: x509.Certificate) -> bool:
+IdentityOf = Callable[[x509.Certificate], IssuerIdentity]
+
+
+def _responder_matches(
+    response: ocsp.OCSPResponse, candidate: x509.Certificate, identity_of: IdentityOf
+) -> bool:
     name = response.responder_name
     if name is not None:
         return candidate.subject == name
     key_hash = response.responder_key_hash
     if key_hash is None:
         return False
-    return hmac.compare_digest(IssuerIdentity.of(candidate).sha1_key_hash, key_hash)
+    return hmac.compare_digest(identity_of(candidate).sha1_key_hash, key_hash)
 
 
 def _delegation_problem(responder: x509.Certificate, issuer: x509.Certificate, at: datetime) -> str | None:
@@ -227,18 +233,17 @@ def _authorise(
     *,
     at: datetime,
     other_certificates: Iterable[x509.Certificate] = (),
+    identity_of: IdentityOf = IssuerIdentity.of,
 ) -> OCSPResponderAuthorisation:
-    issuer_der = issuer.public_bytes(serialization.Encoding.DER)
     candidates: list[tuple[x509.Certificate, bool]] = []
-    if _responder_matches(response, issuer):
+    if _responder_matches(response, issuer, identity_of):
         candidates.append((issuer, False))
-    seen = {issuer_der}
+    seen = {issuer}  # certificates hash and compare by their DER
     for cert in (*response.certificates, *other_certificates):
-        cert_der = cert.public_bytes(serialization.Encoding.DER)
-        if cert_der in seen:
+        if cert in seen:
             continue
-        seen.add(cert_der)
-        if _responder_matches(response, cert):
+        seen.add(cert)
+        if _responder_matches(response, cert, identity_of):
             candidates.append((cert, True))
     if not candidates:
         raise _fail(
@@ -298,6 +303,7 @@ def verify_ocsp_signer(
     *,
     at: datetime,
     other_certificates: Sequence[x509.Certificate] = (),
+    identity_of: IdentityOf = IssuerIdentity.of,
 ) -> OCSPResponderAuthorisation:
     """Check who signed an OCSP response, without a target certificate (``openssl ocsp -verify`` style).
 
@@ -328,7 +334,7 @@ def verify_ocsp_signer(
             raise _fail(OCSPFailure.MALFORMED, "the response holds no single response")
         issuer: x509.Certificate | None = None
         for candidate in issuers:
-            identity = IssuerIdentity.of(candidate)
+            identity = identity_of(candidate)
             if all(_single_matches(single, identity, None) for single in singles):
                 issuer = candidate
                 break
@@ -337,7 +343,9 @@ def verify_ocsp_signer(
                 OCSPFailure.CERTID_MISMATCH,
                 "no candidate CA matches the CertID issuerNameHash/issuerKeyHash (RFC 6960 §4.1.1)",
             )
-        return _authorise(parsed, der, issuer, at=at, other_certificates=other_certificates)
+        return _authorise(
+            parsed, der, issuer, at=at, other_certificates=other_certificates, identity_of=identity_of
+        )
     except DEPENDENCY_ERRORS as exc:
         raise _fail(OCSPFailure.MALFORMED, f"unreadable OCSP response ({describe(exc)})") from exc
 
@@ -414,6 +422,7 @@ def validate_ocsp_response(
     at: datetime,
     policy: RevocationPolicy,
     expected_nonce: bytes | None = None,
+    identity_of: IdentityOf = IssuerIdentity.of,
 ) -> RevocationStatus:
     """Validate an OCSP response about ``certificate`` (issued by ``issuer``) and return its answer.
 
@@ -426,6 +435,8 @@ def validate_ocsp_response(
         at: tz-aware validation time.
         policy: gives ``clock_skew``, ``ocsp_max_age`` and ``require_ocsp_nonce``.
         expected_nonce: the nonce sent in the request; ``None`` skips the nonce check (offline responses).
+        identity_of: how to read a CA's CertID material; a caller that validates many responses passes a
+            memoising one (as :class:`~myna_rp.revocation.RevocationChecker` does).
 
     Returns:
         :class:`RevocationStatus` with ``source=OCSP``: GOOD, REVOKED (reason, time), ON_HOLD (revoked with
@@ -437,8 +448,8 @@ def validate_ocsp_response(
     require_aware(at)
     parsed, der = _load(response)
     try:
-        _authorise(parsed, der, issuer, at=at)
-        identity = IssuerIdentity.of(issuer)
+        _authorise(parsed, der, issuer, at=at, identity_of=identity_of)
+        identity = identity_of(issuer)
         singles = list(parsed.responses)
         matches = [
             (index, single)
@@ -550,6 +561,7 @@ class OCSPClient:
         self._use_aia = use_aia
         self._hash_algorithm = hash_algorithm
         self._include_nonce = include_nonce
+        self._identity = IssuerIdentityMemo()
         self._use_get = use_get
         self._settings = _transport.TransportSettings(
             timeout=timeout, retries=retries, backoff=backoff, max_bytes=max_response_bytes, sleep=sleep
@@ -665,7 +677,13 @@ class OCSPClient:
             try:
                 body = self._send(url, request)
                 return validate_ocsp_response(
-                    body, certificate, issuer, at=at, policy=policy, expected_nonce=request.nonce
+                    body,
+                    certificate,
+                    issuer,
+                    at=at,
+                    policy=policy,
+                    expected_nonce=request.nonce,
+                    identity_of=self._identity,
                 )
             except RevocationSourceError as exc:
                 exc.source_label = url

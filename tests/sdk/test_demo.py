@@ -1,0 +1,18 @@
+"""``myna-rp demo`` (what ``make demo`` runs) completes and shows each step's outcome."""
+
+from __future__ import annotations
+
+import pytest
+
+from myna_rp.cli import main
+
+
+def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "revocation: good (source ocsp)" in out
+    assert "CERTIFICATE_REVOKED" in out
+    assert "signing certificate on android" in out
+    assert "login ok: subject_id" in out
+    assert "Traceback" not in out + err
