@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_jpki.py
+	$(BIN)/python benchmarks/bench_crl.py
 
 serve: $(STAMP)
 	$(BIN)/myna-mock serve
