@@ -644,6 +644,13 @@ class CAService:
         next_update = None if omit_next_update else self._config.crl_schedule.next_update_for(this_update)
         with self._db.transaction() as session:
             latest = self._latest_crl(session, ca_id)
+            if (
+                not forced
+                and latest is not None
+                and not self._config.crl_schedule.is_due(latest.this_update, this_update)
+            ):
+                # Another request issued the scheduled CRL since the caller looked: serve that one.
+                return _crl_info(ca, latest)
             number = 1 if latest is None else latest.crl_number + 1
             records = session.scalars(
                 select(IssuedCertificateRecord)

@@ -152,7 +152,8 @@ class RevocationChecker:
         self._cache: RevocationCache = cache if cache is not None else MemoryRevocationCache(clock=clock)
         self._clock = clock
         self._lock = threading.Lock()
-        self._crl_numbers: dict[bytes, int] = {}
+        # Per issuer: the highest cRLNumber accepted and that CRL's thisUpdate (see _rollback_floor).
+        self._crl_numbers: dict[bytes, tuple[int, datetime]] = {}
         self._identity = IssuerIdentityMemo()
         self._log = logging.getLogger(_LOGGER_NAME)
 
@@ -272,11 +273,16 @@ class RevocationChecker:
             if policy.mode is SourceMode.FIRST_DEFINITIVE:
                 return answer
             definitive.append(answer)
-        if definitive:
-            for wanted in (CertStatus.REVOKED, CertStatus.ON_HOLD, CertStatus.GOOD):
-                for answer in definitive:
-                    if answer.status is wanted:
-                        return answer
+        for wanted in (CertStatus.REVOKED, CertStatus.ON_HOLD):
+            for answer in definitive:
+                if answer.status is wanted:
+                    return answer
+        if definitive and unknown is not None:
+            # ALL_AVAILABLE consults every source; one that validly says it does not know the certificate
+            # (e.g. an OCSP responder asked about a certificate its CA never issued) forbids concluding GOOD.
+            attempts.append("GOOD from one source contradicted by 'unknown' from another: no conclusion")
+        elif definitive:
+            return definitive[0]
         if not policy.sources:
             attempts.append("the policy names no revocation source")
         self._log.info("no valid revocation answer (policy %s): %s", policy.name, "; ".join(attempts))
@@ -413,8 +419,7 @@ class RevocationChecker:
         )
         if window is not Window.FRESH:
             return False
-        with self._lock:
-            highest = self._crl_numbers.get(key)
+        highest = self._rollback_floor(key, context.at)
         if highest is not None and (index.crl_number is None or index.crl_number < highest):
             return False
         try:
@@ -456,8 +461,7 @@ class RevocationChecker:
                 cause=CRLFailure.ISSUER_MISMATCH,
                 source_label=label,
             )
-        with self._lock:
-            previous = self._crl_numbers.get(key)
+        previous = self._rollback_floor(key, context.at)
         try:
             index = validate_crl(
                 crl,
@@ -475,9 +479,22 @@ class RevocationChecker:
         if index.crl_number is not None:
             with self._lock:
                 current = self._crl_numbers.get(key)
-                if current is None or index.crl_number > current:
-                    self._crl_numbers[key] = index.crl_number
+                if current is None or index.crl_number > current[0]:
+                    self._crl_numbers[key] = (index.crl_number, index.this_update)
         return index
+
+    def _rollback_floor(self, key: bytes, at: datetime) -> int | None:
+        """The cRLNumber a CRL for ``key`` must not go below when judging time ``at`` (RFC 5280 §5.2.3).
+
+        A CRL older than one already accepted is a rollback only if the newer one was already issued at
+        ``at``; re-verifying an earlier instant with the CRL that was current then (a kept confirmation
+        record) is legitimate, and must not depend on what this checker has seen since.
+        """
+        with self._lock:
+            highest = self._crl_numbers.get(key)
+        if highest is None or at < highest[1]:
+            return None
+        return highest[0]
 
     def _signer_candidates(
         self, crl: x509.CertificateRevocationList, issuer: x509.Certificate, context: _Context

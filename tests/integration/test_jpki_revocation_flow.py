@@ -345,18 +345,6 @@ def test_answers_kept_from_a_live_check_verify_the_same_instant_offline(
     assert any(CRLFailure.STALE.value in attempt for attempt in caught.value.attempts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RevocationUnavailableError,
-    reason=(
-        "BUG: RevocationChecker's cRLNumber rollback memory ignores the validation time: once a long-lived "
-        "checker has accepted CRL #2, re-verifying an earlier instant (at=T) with the CRL #1 that was "
-        "current at T, supplied as RevocationEvidence, fails with ROLLBACK -> REVOCATION_UNAVAILABLE, "
-        "while a fresh checker accepts the same inputs: the verdict of verify(at=T, evidence=E) depends "
-        "on the checker's history (myna_rp/revocation/checker.py, _validate_candidate / validate_crl "
-        "previous_number)"
-    ),
-)
 def test_replaying_an_earlier_instant_with_kept_crl_on_a_long_lived_verifier(
     mock: MockPlatform, tokens: dict[str, TokenSimulator]
 ) -> None:
@@ -388,9 +376,10 @@ def test_a_certificate_the_responder_never_issued(
     mock: MockPlatform, tokens: dict[str, TokenSimulator]
 ) -> None:
     """A leaf signed with the CA key but unknown to the mock's database (what a CA-key misuse looks
-    like): OCSP answers 'unknown'. Documented behaviour: 'unknown' is not definitive, so REQUIRE falls to
-    the CRL (which cannot list what was never issued) and says GOOD; OCSP alone hard-fails; with
-    ``unknown_is_revoked`` it is REVOKED."""
+    like): OCSP answers 'unknown'. REQUIRE consults every source, and a valid 'unknown' forbids
+    concluding GOOD from the CRL (which cannot list what was never issued): REVOCATION_UNAVAILABLE.
+    PREFER_OCSP_THEN_CRL lets the CRL decide (GOOD); OCSP alone hard-fails; with ``unknown_is_revoked``
+    it is REVOKED."""
     issuer = mock.app.state.ca_service.export_ca_generation_for_tests(CertificateKind.SIGNING, 2)
     genuine = mock.enroll(tokens["card_signing"])
     rogue_certificate = build_end_entity_certificate(
@@ -415,7 +404,10 @@ def test_a_certificate_the_responder_never_issued(
         response={},
     )
 
-    status = verify(mock.verifier(RevocationPolicy.REQUIRE), rogue).revocation
+    with pytest.raises(RevocationUnavailableError) as refused:
+        verify(mock.verifier(RevocationPolicy.REQUIRE), rogue)
+    assert any("unknown" in attempt for attempt in refused.value.attempts)
+    status = verify(mock.verifier(RevocationPolicy.PREFER_OCSP_THEN_CRL), rogue).revocation
     assert status.status is CertStatus.GOOD
     assert status.source is RevocationSource.CRL
     ocsp_only = dataclasses.replace(

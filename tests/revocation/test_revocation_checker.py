@@ -191,13 +191,18 @@ def test_unknown_is_not_definitive(router: respx.MockRouter, http: httpx.Client,
     assert checker.check(pki.leaf.cert, pki.root.cert, policy=strict).status is CertStatus.REVOKED
 
 
-def test_unknown_then_crl_decides(router: respx.MockRouter, http: httpx.Client, pki: PKI) -> None:
+def test_unknown_then_crl_decides_only_when_preferring_ocsp(
+    router: respx.MockRouter, http: httpx.Client, pki: PKI
+) -> None:
     ocsp_route(router, pki, FixedClock(NOW), status=ocsp.OCSPCertStatus.UNKNOWN)
     checker = RevocationChecker(ocsp=ocsp_client(http, pki), crls=crl_source(pki), clock=FixedClock(NOW))
-    for policy in (RevocationPolicy.REQUIRE, RevocationPolicy.PREFER_OCSP_THEN_CRL):
-        status = checker.check(pki.leaf.cert, pki.root.cert, policy=policy)
-        assert status.status is CertStatus.GOOD
-        assert status.source is RevocationSource.CRL
+    status = checker.check(pki.leaf.cert, pki.root.cert, policy=RevocationPolicy.PREFER_OCSP_THEN_CRL)
+    assert status.status is CertStatus.GOOD
+    assert status.source is RevocationSource.CRL
+    # REQUIRE consults every source: a responder that validly does not know the certificate forbids GOOD.
+    with pytest.raises(RevocationUnavailableError) as caught:
+        checker.check(pki.leaf.cert, pki.root.cert, policy=RevocationPolicy.REQUIRE)
+    assert any("unknown" in attempt for attempt in caught.value.attempts)
 
 
 def test_nothing_valid_hard_fail_lists_attempts(pki: PKI) -> None:
