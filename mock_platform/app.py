@@ -7,7 +7,9 @@ Run it with ``myna-mock serve`` or ``uvicorn --factory mock_platform.app:create_
     with TestClient(app) as client: ...
 
 ``app.state.ca_service`` holds the :class:`~mock_platform.ca.service.CAService` of that app instance for
-in-process callers (tests, demos) that want the facade next to the HTTP API.
+in-process callers (tests, demos) that want the facade next to the HTTP API, and
+``app.state.lifecycle`` the :class:`~mock_platform.issuance.service.LifecycleService` (residents, cards,
+smartphones; routes in :mod:`mock_platform.routes.lifecycle` and :mod:`mock_platform.routes.smartphone`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from .ca.ocsp import ResponderIdType
 from .ca.service import CAConfig, CAService
 from .clock import Clock, MockClock, SystemClock
 from .db import Database
-from .routes import admin, ca, ocsp
+from .issuance.service import LifecycleConfig, LifecycleService
+from .routes import admin, ca, lifecycle, ocsp, smartphone
+from .routes.lifecycle_models import install_lifecycle_problem_handler
 from .routes.problems import BodySizeLimitMiddleware, install_problem_handlers
 from .settings import Settings
 
@@ -48,6 +52,7 @@ def create_app(
     clock: Clock | None = None,
     database: Database | None = None,
     config: CAConfig | None = None,
+    lifecycle_config: LifecycleConfig | None = None,
 ) -> FastAPI:
     """Build one application instance.
 
@@ -58,6 +63,8 @@ def create_app(
             ``settings.initial_clock`` or the system time), else :class:`SystemClock`.
         database: an open :class:`Database`; default: one for ``settings.database_url``.
         config: CA behaviour; default: derived from ``settings`` (:func:`ca_config_from_settings`).
+        lifecycle_config: smartphone-lifecycle behaviour (notice rules, PIN hasher…); default
+            :class:`LifecycleConfig` (argon2id at OWASP parameters).
 
     Opens the database, creates missing tables and, on first start, the CA generations (RSA key
     generation: about a second).
@@ -71,6 +78,8 @@ def create_app(
         database, clock, config if config is not None else ca_config_from_settings(settings)
     )
 
+    lifecycle_service = LifecycleService(database, clock, service, lifecycle_config)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -78,16 +87,23 @@ def create_app(
 
     app = FastAPI(
         title="myna_rp mock platform",
-        summary="A local stand-in for J-LIS JPKI: CAs, issuance, CRLs and OCSP. Synthetic data only.",
+        summary=(
+            "A local stand-in for J-LIS JPKI and the smartphone card lifecycle: CAs, issuance, CRLs, OCSP, "
+            "residents, cards, Android and iPhone flows. Synthetic data only."
+        ),
         version="0.1.0",
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_lifecycle_problem_handler(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.include_router(ocsp.build_router(service))
     app.include_router(ca.build_router(service))
     app.include_router(admin.build_router(service, clock=clock, test_mode=settings.test_mode))
+    app.include_router(lifecycle.build_router(lifecycle_service))
+    app.include_router(smartphone.build_router(lifecycle_service))
     app.state.ca_service = service
+    app.state.lifecycle = lifecycle_service
     app.state.settings = settings
     app.state.clock = clock
     return app

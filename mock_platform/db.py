@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Engine,
@@ -242,3 +243,188 @@ def _sqlite_pragmas(*, wal: bool) -> Any:
             cursor.close()
 
     return on_connect
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lifecycle of the smartphone card (mock_platform.issuance): residents, cards, PINs, smartphone
+# registrations, one-time card challenges, certificates per owner and push notices.
+#
+# Invariants held by the schema (so they survive concurrency and several processes):
+#
+# * one person per *slot*: ``smartphone_registrations.slot_resident_id`` is UNIQUE and NULL when the
+#   registration does not (or no longer) occupy the person's single smartphone slot (FAQ 2);
+# * one person per device: ``slot_device_id`` is UNIQUE likewise;
+# * one device-change (4-B) application per old registration: ``replaces_id`` is UNIQUE;
+# * one live card per resident: ``cards.slot_resident_id`` UNIQUE;
+# * one PIN record per (card, kind) and per (registration, kind);
+# * a card challenge is used at most once (``used_at`` set in the consuming transaction).
+#
+# NULLs never collide in a UNIQUE constraint (SQLite and PostgreSQL alike), which is what makes the
+# nullable-slot pattern portable without partial indexes.
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ResidentRecord(Base):
+    """A synthetic resident: the basic four attributes and the locality of the signing certificate.
+
+    Personal data: never logged, never returned by list endpoints.
+    """
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_substitute_positions: Mapped[str] = mapped_column(String(100), default="")
+    gender: Mapped[str] = mapped_column(String(1))
+    date_of_birth: Mapped[str] = mapped_column(String(9))
+    address: Mapped[str] = mapped_column(String(200))
+    address_substitute_positions: Mapped[str] = mapped_column(String(200), default="")
+    prefecture: Mapped[str] = mapped_column(String(64))
+    municipality: Mapped[str] = mapped_column(String(64))
+    attributes_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CardRecord(Base):
+    """A physical My Number Card and its current certificates (serials in hex)."""
+
+    __tablename__ = "cards"
+    __table_args__ = (
+        CheckConstraint("state IN ('active', 'suspended', 'retired')", name="ck_card_state"),
+        CheckConstraint(
+            "(state = 'retired') = (slot_resident_id IS NULL)", name="ck_card_slot_iff_not_retired"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    slot_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    card_expiry: Mapped[date | None] = mapped_column(Date, default=None)
+    signing_serial: Mapped[str | None] = mapped_column(String(42), default=None)
+    user_authentication_serial: Mapped[str | None] = mapped_column(String(42), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeviceRecord(Base):
+    """A handset known to the platform (an app instance identifier chosen by the device)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (CheckConstraint("platform IN ('android', 'iphone')", name="ck_device_platform"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SmartphoneRegistrationRecord(Base):
+    """One application (Android, §2 / 4-B) or addition (iPhone, §3), from start to its end.
+
+    ``state`` values and their transitions: :class:`mock_platform.issuance.states.RegistrationState`.
+    """
+
+    __tablename__ = "smartphone_registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    flow: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32))
+    wants_signing: Mapped[bool] = mapped_column(default=True)
+    wants_user_authentication: Mapped[bool] = mapped_column(default=True)
+    signing_public_key_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    user_authentication_public_key_pem: Mapped[str | None] = mapped_column(Text, default=None)
+    signing_serial: Mapped[str | None] = mapped_column(String(42), default=None)
+    user_authentication_serial: Mapped[str | None] = mapped_column(String(42), default=None)
+    slot_resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), unique=True)
+    slot_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), unique=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("smartphone_registrations.id"), unique=True)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    usable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PinRecord(Base):
+    """A salted PIN/password hash (argon2id, PHC string) with its retry counter.
+
+    Exactly one owner: a card (card PINs) or a smartphone registration (phone PINs).
+    """
+
+    __tablename__ = "pins"
+    __table_args__ = (
+        UniqueConstraint("card_id", "kind", name="uq_pin_card_kind"),
+        UniqueConstraint("registration_id", "kind", name="uq_pin_registration_kind"),
+        CheckConstraint("(card_id IS NULL) <> (registration_id IS NULL)", name="ck_pin_one_owner"),
+        CheckConstraint("failures >= 0", name="ck_pin_failures"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), default=None, index=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smartphone_registrations.id"), default=None, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    hash: Mapped[str] = mapped_column(String(255))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    max_failures: Mapped[int] = mapped_column(Integer)
+    locked: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CardChallengeRecord(Base):
+    """A one-time nonce the card signs to prove it was read (NFC) in a flow."""
+
+    __tablename__ = "card_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OwnedCertificateRecord(Base):
+    """Which resident (and card or smartphone registration) an issued certificate belongs to."""
+
+    __tablename__ = "owned_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial_hex: Mapped[str] = mapped_column(String(42), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), default=None)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smartphone_registrations.id"), default=None, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    form_factor: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NoticeRecord(Base):
+    """A push notice for a device, visible from ``deliver_at`` on (no personal data)."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smartphone_registrations.id"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    deliver_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
