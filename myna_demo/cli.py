@@ -1,16 +1,18 @@
-"""``myna-rp demo``: JPKI verification against the in-process mock platform.
+"""``myna-rp demo``: the SDK against the in-process mock platform, following the official guide.
 
-Steps (issue "JPKI verification core", CLI ``demo``):
+Steps:
 
 1. start the mock platform in-process (FastAPI app on a fresh SQLite file, test clock) and reach it over
-   HTTP through an in-process transport;
-2. enrol a synthetic resident: a card signing certificate, then an Android smartphone signing certificate
-   (keys stay in the simulated tokens);
-3. the relying party sends a challenge, the phone signs it, the SDK verifies it with **live OCSP** and
+   HTTP through an in-process transport; the relying party trusts the platform's roots;
+2. the municipal counter enrols a synthetic resident and issues the card (keys stay on the card);
+3. Android (guide §2): apply, set the phone passwords, "not ready" before the notice, the test clock is
+   advanced to the notice, register;
+4. eKYC: the bank sends a challenge, the phone signs it, the SDK verifies it with **live OCSP** and
    prints the verified basic four attributes;
-4. the certificate is revoked (the holder stops using the phone, cessationOfOperation) and the same
-   verification now fails with ``CERTIFICATE_REVOKED``;
-5. a login with the user authentication certificate: only an opaque subject identifier comes back.
+5. the holder stops using the phone (2-F): the same verification fails with ``CERTIFICATE_REVOKED``;
+6. login with the card's user authentication certificate: only an opaque subject identifier comes back;
+7. iPhone (guide §3): add to Wallet, pending until the usable time (clock advanced), then a signature
+   verified as an iPhone certificate.
 
 Every person here is synthetic.
 """
@@ -22,55 +24,43 @@ import secrets
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from cryptography import x509
 
-with warnings.catch_warnings():
-    # Starlette announces a future switch of its test transport; irrelevant to the demo's output.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from fastapi.testclient import TestClient
-
 from mock_platform.app import create_app
-from mock_platform.ca.keys import KeyType
-from mock_platform.ca.profile import FormFactor as MockFormFactor
-from mock_platform.ca.token import TokenSimulator
-from mock_platform.clock import MockClock
+from mock_platform.clock import JST, MockClock
+from mock_platform.device import MunicipalCounter, PlatformProblemError, Smartphone
 from mock_platform.settings import Settings
 from myna_rp.clock import Clock
 from myna_rp.errors import MynaRPError
 from myna_rp.jpki import JPKIVerifier, TrustStore
 from myna_rp.revocation import MemoryRevocationCache, OCSPClient, RevocationChecker, RevocationPolicy
 
+with warnings.catch_warnings():
+    # Starlette announces a future switch of its test transport; irrelevant to the demo's output.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
 RESIDENT: dict[str, Any] = {
+    "name": "見本　花子",
+    "gender": "2",
     "date_of_birth": "419950707",  # Heisei, 1995-07-07
-    "card_expiry": "2034-07-07",
+    "address": "大阪府大阪市北区見本町二丁目1番1号",
     "prefecture": "Osaka-fu",
     "municipality": "Osaka-shi",
-    "attributes": {
-        "name": "見本　花子",
-        "gender": "2",
-        "address": "大阪府大阪市北区見本町二丁目1番1号",
-    },
 }
-
-
-class _SharedClock:
-    """The SDK reads the same instant as the mock platform's test clock."""
-
-    def __init__(self, clock: MockClock) -> None:
-        self._clock = clock
-
-    def now(self) -> datetime:
-        return self._clock.now()
+CARD_SIGNING_PASSWORD = "CARD2024"  # noqa: S105 - synthetic, 6-16 of A-Z0-9
+PHONE_SIGNING_PASSWORD = "PHONE2024"  # noqa: S105 - synthetic
+PIN = "1234"
 
 
 class Demo:
-    def __init__(self, http: TestClient, clock: Clock, out: TextIO) -> None:
+    def __init__(self, http: TestClient, clock: MockClock, out: TextIO) -> None:
         self.http = http
         self.clock = clock
         self.out = out
@@ -82,62 +72,75 @@ class Demo:
         self.say()
         self.say(f"== {title}")
 
-    # -- mock platform calls ------------------------------------------------------------------------
+    def now_jst(self) -> str:
+        return self.clock.now().astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
 
-    def issue(self, token: TokenSimulator, kind: str, form_factor: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": kind,
-            "form_factor": form_factor,
-            "public_key_pem": token.public_key_pem(),
-            "date_of_birth": RESIDENT["date_of_birth"],
-            "card_expiry": RESIDENT["card_expiry"],
-        }
-        if kind == "signing":
-            body |= {k: RESIDENT[k] for k in ("prefecture", "municipality", "attributes")}
-        response = self.http.post("/admin/certificates", json=body)
+    def advance_to(self, when: str) -> None:
+        """Advance the platform's test clock (POST /admin/clock) to an RFC 3339 instant."""
+        response = self.http.post("/admin/clock", json={"now": when})
         response.raise_for_status()
-        issued: dict[str, Any] = response.json()
-        return issued
+        self.say(f"   … test clock advanced to {self.now_jst()}")
 
     def trust_store(self) -> tuple[TrustStore, dict[x509.Name, str]]:
         response = self.http.get("/ca")
         response.raise_for_status()
         roots = [x509.load_pem_x509_certificate(ca["certificate_pem"].encode()) for ca in response.json()]
         # JPKI certificates carry no OCSP URL: the relying party configures its responder per issuer.
-        responders = {root.subject: "/ocsp" for root in roots}
-        return TrustStore.from_certificates(roots), responders
-
-    # -- the story ----------------------------------------------------------------------------------
+        return TrustStore.from_certificates(roots), {root.subject: "/ocsp" for root in roots}
 
     def run(self) -> int:
-        self.step("1. Mock platform started in-process (SQLite, test clock)")
+        self.step(f"1. Mock platform started in-process (SQLite, test clock at {self.now_jst()})")
         trust, responders = self.trust_store()
         for anchor in trust.anchors:
             self.say(f"   trust anchor {anchor.sha256[:16]}…  {anchor.purpose.value} root")
-
+        sdk_clock: Clock = self.clock  # the SDK reads the same instant as the platform
         checker = RevocationChecker(
             ocsp=OCSPClient(self.http, responders),
-            cache=MemoryRevocationCache(clock=self.clock),
-            clock=self.clock,
+            cache=MemoryRevocationCache(clock=sdk_clock),
+            clock=sdk_clock,
         )
         verifier = JPKIVerifier(
-            trust, revocation=checker, policy=RevocationPolicy.PREFER_OCSP_THEN_CRL, clock=self.clock
+            trust, revocation=checker, policy=RevocationPolicy.PREFER_OCSP_THEN_CRL, clock=sdk_clock
         )
 
-        self.step("2. Enrol a synthetic resident: card, then an Android phone")
-        card = TokenSimulator.generate(KeyType.RSA_2048, form_factor=MockFormFactor.CARD)
-        card_cert = self.issue(card, "signing", "card")
-        self.say(f"   card signing certificate      serial {card_cert['serial']}")
-        android = TokenSimulator.generate(KeyType.RSA_2048, form_factor=MockFormFactor.ANDROID)
-        android_cert = self.issue(android, "signing", "android")
-        self.say(f"   Android signing certificate   serial {android_cert['serial']}")
-        self.say(f"   valid {android_cert['not_before'][:10]} → {android_cert['not_after'][:10]}")
+        def fresh_verifier() -> JPKIVerifier:  # no cached OCSP answer: see a revocation at once
+            live = RevocationChecker(ocsp=OCSPClient(self.http, responders), clock=sdk_clock)
+            return JPKIVerifier(
+                trust, revocation=live, policy=RevocationPolicy.PREFER_OCSP_THEN_CRL, clock=sdk_clock
+            )
 
-        self.step("3. eKYC: the bank sends a challenge, the phone signs it, the SDK verifies (live OCSP)")
+        self.step("2. Municipal counter: enrol a synthetic resident, issue the card")
+        counter = MunicipalCounter(self.http)
+        resident_id = counter.enrol(RESIDENT)
+        card = counter.issue_card(
+            resident_id,
+            signing_password=CARD_SIGNING_PASSWORD,
+            user_authentication_pin=PIN,
+            card_face_pin=PIN,
+        )
+        self.say(f"   resident {resident_id}, card {card.card_id} (signing + user-auth certificates)")
+
+        self.step("3. Android (guide §2): apply, set phone passwords, wait for the notice, register")
+        android = Smartphone(self.http, "android")
+        applied = android.android_apply_all(
+            card,
+            CARD_SIGNING_PASSWORD,
+            phone_signing_password=PHONE_SIGNING_PASSWORD,
+            phone_user_authentication_pin=PIN,
+        )
+        self.say(f"   application {applied['state']}; notice expected at {applied['notice_at']}")
+        if not self.expect_problem("   register before the notice", android.register, "NOT_READY"):
+            return 1
+        self.advance_to(applied["notice_at"])
+        self.say(f"   notices: {[n['kind'] for n in android.notices()]}")
+        android.register()
+        self.say("   registered: Android smartphone certificates written to the secure element")
+
+        self.step("4. eKYC: the bank sends a challenge, the phone signs it, the SDK verifies (live OCSP)")
         challenge = secrets.token_bytes(32)
         signature = android.sign(challenge)
         result = verifier.verify_signature(
-            data=challenge, signature=signature, certificate=android_cert["certificate_pem"].encode()
+            data=challenge, signature=signature, certificate=android.signing_certificate
         )
         attributes = result.attributes
         assert attributes is not None
@@ -152,20 +155,11 @@ class Demo:
         self.say(f"     gender         {attributes.gender.name.lower()}")
         self.say(f"     address        {attributes.address}")
 
-        self.step("4. The holder stops using the phone: revoked (cessationOfOperation)")
-        revoke = self.http.post(
-            f"/admin/certificates/{android_cert['serial']}/revoke", json={"reason": "cessationOfOperation"}
-        )
-        revoke.raise_for_status()
-        fresh = JPKIVerifier(
-            trust,
-            revocation=RevocationChecker(ocsp=OCSPClient(self.http, responders), clock=self.clock),
-            policy=RevocationPolicy.PREFER_OCSP_THEN_CRL,
-            clock=self.clock,
-        )
+        self.step("5. The holder stops using the phone (2-F, phone signing password): revoked")
+        android.stop_with_password(PHONE_SIGNING_PASSWORD)
         try:
-            fresh.verify_signature(
-                data=challenge, signature=signature, certificate=android_cert["certificate_pem"].encode()
+            fresh_verifier().verify_signature(
+                data=challenge, signature=signature, certificate=android.signing_certificate
             )
         except MynaRPError as exc:
             self.say(f"   verification refused: {exc.reason.value} — {exc.message}")
@@ -175,18 +169,52 @@ class Demo:
             self.say("   ERROR: a revoked certificate verified")
             return 1
 
-        self.step("5. Login with the user authentication certificate (no personal data)")
-        auth = TokenSimulator.generate(KeyType.RSA_2048, form_factor=MockFormFactor.CARD)
-        auth_cert = self.issue(auth, "user_authentication", "card")
+        self.step("6. Login with the card's user authentication certificate (no personal data)")
         nonce = secrets.token_bytes(32)
-        login = fresh.verify_authentication(
-            challenge=nonce, signature=auth.sign(nonce), certificate=auth_cert["certificate_pem"].encode()
+        login = fresh_verifier().verify_authentication(
+            challenge=nonce,
+            signature=card.user_authentication.sign(nonce),
+            certificate=card.user_authentication.certificate,
         )
         self.say(f"   login ok: subject_id {login.subject_id}")
         self.say(f"   revocation: {login.revocation.status.value} via {login.revocation.source}")
+
+        self.step("7. iPhone (guide §3): add to Wallet, pending until usable, then sign")
+        iphone = Smartphone(self.http, "iphone")
+        added = iphone.iphone_add_all(
+            card,
+            card_face_pin=PIN,
+            card_signing_password=CARD_SIGNING_PASSWORD,
+            iphone_pin=PIN,
+            iphone_signing_password=PHONE_SIGNING_PASSWORD,
+        )
+        self.say(f"   addition {added['state']}; usable at {added['usable_at']}")
+        if not self.expect_problem("   use before the usable time", iphone.provision, "NOT_READY"):
+            return 1
+        self.advance_to(added["usable_at"])
+        iphone.provision()
+        data = secrets.token_bytes(32)
+        on_iphone = fresh_verifier().verify_signature(
+            data=data, signature=iphone.sign(data), certificate=iphone.signing_certificate
+        )
+        self.say(
+            f"   verified: {on_iphone.certificate_kind.value} certificate on {on_iphone.form_factor.value}, "
+            f"revocation {on_iphone.revocation.status.value}"
+        )
         self.say()
-        self.say("Demo finished: eKYC verified, revocation enforced, login verified.")
+        self.say(
+            "Demo finished: Android and iPhone flows, eKYC verified, revocation enforced, login verified."
+        )
         return 0
+
+    def expect_problem(self, label: str, call: Callable[[], object], code: str) -> bool:
+        try:
+            call()
+        except PlatformProblemError as exc:
+            self.say(f"{label}: refused with {exc.code}")
+            return exc.code == code
+        self.say(f"{label}: ERROR, accepted")
+        return False
 
 
 @contextmanager
@@ -204,8 +232,8 @@ def run_demo(args: argparse.Namespace) -> int:
         tempfile.TemporaryDirectory(prefix="myna-demo-") as folder,
         mock_platform(Path(folder)) as (http, clock),
     ):
-        print(f"myna-rp demo — {date.today().isoformat()} — everything below runs on this machine")
-        return Demo(http, _SharedClock(clock), sys.stdout).run()
+        print("myna-rp demo — everything below runs on this machine, with synthetic people")
+        return Demo(http, clock, sys.stdout).run()
 
 
 def register(subparsers: Any) -> None:

@@ -14,5 +14,8 @@ def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
     assert "revocation: good (source ocsp)" in out
     assert "CERTIFICATE_REVOKED" in out
     assert "signing certificate on android" in out
+    assert "register before the notice: refused with NOT_READY" in out
+    assert "use before the usable time: refused with NOT_READY" in out
+    assert "signing certificate on iphone, revocation good" in out
     assert "login ok: subject_id" in out
     assert "Traceback" not in out + err
