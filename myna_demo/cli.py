@@ -228,15 +228,10 @@ def mock_platform(folder: Path) -> Iterator[tuple[TestClient, MockClock]]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """Entry point (``myna_rp.commands``: ``myna-rp demo``). Returns the exit code."""
     with (
         tempfile.TemporaryDirectory(prefix="myna-demo-") as folder,
         mock_platform(Path(folder)) as (http, clock),
     ):
         print("myna-rp demo — everything below runs on this machine, with synthetic people")
         return Demo(http, clock, sys.stdout).run()
-
-
-def register(subparsers: Any) -> None:
-    """Entry point (``myna_rp.commands``): add ``demo`` to the ``myna-rp`` parser."""
-    parser = subparsers.add_parser("demo", help="end-to-end demo on the in-process mock platform")
-    parser.set_defaults(func=run_demo)

@@ -1,14 +1,19 @@
 """myna_rp: the relying-party SDK for the My Number Card (JPKI 公的個人認証).
 
-The public surface is re-exported here; submodules hold the details (``myna_rp.jpki``,
+The public surface is re-exported here; submodules hold the details (``myna_rp.jpki``, ``myna_rp.mdoc``,
 ``myna_rp.revocation``).
 """
 
+from .age import AgeEvidence, AgeVerification, AndroidDevice, verify_age
 from .clock import Clock, FixedClock, SystemClock
 from .errors import (
+    AgeNotDeterminedError,
+    AttributeProofUnsupported,
     CertificateRevokedError,
     ConfigurationError,
+    IndividualNumberRefusedError,
     MalformedInputError,
+    MdocVerificationError,
     MynaRPError,
     Reason,
     RevocationUnavailableError,
@@ -23,6 +28,15 @@ from .jpki import (
     JPKIVerifier,
     PolicyRules,
     TrustStore,
+)
+from .mdoc import (
+    Channel,
+    DeviceAuthKind,
+    IACAStore,
+    MdocVerifier,
+    Presentation,
+    SessionTranscript,
+    age_request,
 )
 from .revocation import (
     CertStatus,
@@ -39,23 +53,35 @@ from .revocation import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgeEvidence",
+    "AgeNotDeterminedError",
+    "AgeVerification",
+    "AndroidDevice",
+    "AttributeProofUnsupported",
     "BasicFourAttributes",
     "CRLSource",
     "CertStatus",
     "CertificateKind",
     "CertificateRevokedError",
+    "Channel",
     "Clock",
     "ConfigurationError",
+    "DeviceAuthKind",
     "FixedClock",
     "FormFactor",
+    "IACAStore",
+    "IndividualNumberRefusedError",
     "JPKIAuthentication",
     "JPKIVerification",
     "JPKIVerifier",
     "MalformedInputError",
+    "MdocVerificationError",
+    "MdocVerifier",
     "MemoryRevocationCache",
     "MynaRPError",
     "OCSPClient",
     "PolicyRules",
+    "Presentation",
     "Reason",
     "RevocationChecker",
     "RevocationEvidence",
@@ -63,8 +89,11 @@ __all__ = [
     "RevocationReason",
     "RevocationStatus",
     "RevocationUnavailableError",
+    "SessionTranscript",
     "SystemClock",
     "TrustStore",
     "VerificationError",
     "__version__",
+    "age_request",
+    "verify_age",
 ]

@@ -52,20 +52,35 @@ def to_der(data: bytes, *, labels: tuple[str, ...], what: str) -> list[bytes]:
     return [data]
 
 
+def parse_der_certificate(der: bytes, *, what: str = "certificate") -> x509.Certificate:
+    """Parse one DER certificate and decode its extensions now, so that a malformed or duplicated
+    extension (RFC 5280 §4.2: "MUST NOT include more than one instance") is a MALFORMED_INPUT here rather
+    than a raw ``cryptography`` exception later."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        certificate.extensions  # noqa: B018 - decoded for its side effect: validation
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise MalformedInputError(f"{what} is not a valid X.509 certificate ({exc})") from exc
+    return certificate
+
+
 def load_certificates(data: bytes, *, what: str = "certificate") -> list[x509.Certificate]:
     """Load one or more X.509 certificates from DER or PEM bytes."""
-    certificates = []
-    for der in to_der(data, labels=("CERTIFICATE", "X509 CERTIFICATE"), what=what):
-        try:
-            certificates.append(x509.load_der_x509_certificate(der))
-        except ValueError as exc:
-            raise MalformedInputError(f"{what} is not a valid X.509 certificate") from exc
-    return certificates
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MalformedInputError(f"{what} must be bytes, got {type(data).__name__}")
+    return [
+        parse_der_certificate(der, what=what)
+        for der in to_der(bytes(data), labels=("CERTIFICATE", "X509 CERTIFICATE"), what=what)
+    ]
 
 
 def load_certificate(data: bytes | x509.Certificate, *, what: str = "certificate") -> x509.Certificate:
     """Load exactly one X.509 certificate from DER or PEM bytes (a Certificate passes through)."""
     if isinstance(data, x509.Certificate):
+        try:
+            data.extensions  # noqa: B018 - decoded for its side effect: validation
+        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+            raise MalformedInputError(f"{what} has undecodable extensions ({exc})") from exc
         return data
     certificates = load_certificates(data, what=what)
     if len(certificates) != 1:

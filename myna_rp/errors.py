@@ -24,6 +24,17 @@ class Reason(StrEnum):
     REVOCATION_UNAVAILABLE = "REVOCATION_UNAVAILABLE"
     UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"
     CONFIGURATION_ERROR = "CONFIGURATION_ERROR"
+    # --- attribute proofs (ISO/IEC 18013-5 mdoc; myna_rp.mdoc, myna_rp.age) ---
+    ISSUER_SIGNATURE_INVALID = "ISSUER_SIGNATURE_INVALID"  # issuerAuth COSE_Sign1 does not verify (§9.1.2.4)
+    DOCTYPE_MISMATCH = "DOCTYPE_MISMATCH"  # MSO docType differs from the document's (§9.3.1 step 5)
+    DIGEST_MISMATCH = "DIGEST_MISMATCH"  # an IssuerSignedItemBytes digest differs from the MSO (§9.3.1)
+    DIGEST_MISSING = "DIGEST_MISSING"  # a disclosed element has no digest in valueDigests (§9.3.1)
+    MSO_NOT_VALID = "MSO_NOT_VALID"  # validityInfo does not cover now, or `signed` outside the DS validity
+    DEVICE_AUTH_INVALID = "DEVICE_AUTH_INVALID"  # deviceSignature/deviceMac does not verify (§9.1.3)
+    ENVELOPE_INVALID = "ENVELOPE_INVALID"  # an HPKE envelope (Apple, DC API) cannot be opened
+    ATTRIBUTE_PROOF_UNSUPPORTED = "ATTRIBUTE_PROOF_UNSUPPORTED"  # e.g. Android: no mdoc on the device
+    AGE_NOT_DISCLOSED = "AGE_NOT_DISCLOSED"  # no verified element decides the age question
+    INDIVIDUAL_NUMBER_REFUSED = "INDIVIDUAL_NUMBER_REFUSED"  # individual_number_unicode without opt-in
 
 
 class MynaRPError(Exception):
@@ -201,3 +212,41 @@ class RevocationFetchError(RevocationSourceError):
         super().__init__(message, cause=cause, source_label=source_label)
         self.cause: FetchFailure = cause
         self.status_code = status_code
+
+
+# --- attribute proofs (myna_rp.mdoc, myna_rp.age) ------------------------------------------------------
+
+
+class MdocVerificationError(VerificationError):
+    """An mdoc (ISO/IEC 18013-5) DeviceResponse failed a check of §9.3.1; ``reason`` says which
+    (ISSUER_SIGNATURE_INVALID, DOCTYPE_MISMATCH, DIGEST_MISMATCH, DIGEST_MISSING, MSO_NOT_VALID,
+    DEVICE_AUTH_INVALID, ENVELOPE_INVALID, UNTRUSTED_ISSUER, UNSUPPORTED_ALGORITHM)."""
+
+    default_reason = Reason.DEVICE_AUTH_INVALID
+
+
+class AttributeProofUnsupported(MynaRPError):  # noqa: N818 - the name the issue and callers use
+    """The evidence comes from a device that carries no attribute proof (Android today).
+
+    Attributes:
+        fallback: what the caller can do instead, as a stable string (``"jpki_signing_certificate"``:
+            ask for a JPKI signature and call ``verify_age(..., allow_jpki_date_of_birth=True)``).
+    """
+
+    default_reason = Reason.ATTRIBUTE_PROOF_UNSUPPORTED
+
+    def __init__(self, message: str, *, fallback: str = "jpki_signing_certificate") -> None:
+        super().__init__(message)
+        self.fallback = fallback
+
+
+class AgeNotDeterminedError(VerificationError):
+    """No verified element answers the age question (none disclosed, or only a partial date of birth)."""
+
+    default_reason = Reason.AGE_NOT_DISCLOSED
+
+
+class IndividualNumberRefusedError(MynaRPError):
+    """``individual_number_unicode`` (個人番号) was requested or returned without the caller's opt-in."""
+
+    default_reason = Reason.INDIVIDUAL_NUMBER_REFUSED

@@ -69,6 +69,9 @@ class DateOfBirth:
     day: int
     value: date | None
 
+    def __repr__(self) -> str:
+        return "DateOfBirth(<redacted>)"
+
     @property
     def is_complete(self) -> bool:
         return self.value is not None

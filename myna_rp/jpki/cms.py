@@ -22,6 +22,7 @@ from asn1crypto import x509 as x509_asn1
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from ..encoding import parse_der_certificate
 from ..errors import MalformedInputError, Reason, VerificationError
 from .signature import HASHES
 
@@ -116,7 +117,8 @@ def parse_signed_data(
     Args:
         data: DER ContentInfo (PEM "CMS"/"PKCS7" armour is handled by the caller).
         content: the detached content; for attached content, if given it must equal the encapsulated one.
-        certificate: the signer certificate when the SignedData does not embed it.
+        certificate: the expected signer certificate; when given, the SignerInfo must identify exactly this
+            certificate (an embedded certificate never replaces it).
 
     Raises:
         MalformedInputError: not a SignedData, no or several signers, no content, bad attributes.
@@ -136,7 +138,7 @@ def parse_signed_data(
         econtent = encap["content"]
         attached = None if econtent is None or isinstance(econtent, core.Void) else bytes(econtent.native)
         embedded = [
-            x509.load_der_x509_certificate(choice.chosen.dump())
+            parse_der_certificate(choice.chosen.dump(), what="certificate embedded in the CMS")
             for choice in (signed_data["certificates"] or [])
             if choice.name == "certificate"
         ]
@@ -153,7 +155,8 @@ def parse_signed_data(
     signed_content = attached if attached is not None else content
     if signed_content is None:
         raise MalformedInputError("CMS SignedData is detached and no content was supplied")
-    candidates = ([certificate] if certificate is not None else []) + embedded
+    # A certificate named by the caller is the only acceptable signer: never fall back to an embedded one.
+    candidates = [certificate] if certificate is not None else embedded
     try:
         signer_info = signer_infos[0]
         signer, sid_form = _find_signer(signer_info["sid"], candidates)

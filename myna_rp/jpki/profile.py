@@ -63,6 +63,12 @@ def _default_rules() -> Mapping[str, PolicyRule]:
     )
 
 
+_ARCS = (
+    ("1.2.392.200149.8.5.1.1.", CertificateKind.SIGNING),
+    ("1.2.392.200149.8.5.1.3.", CertificateKind.USER_AUTHENTICATION),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
     """Immutable policy-OID → (kind, form factor) table.
@@ -83,8 +89,21 @@ class PolicyRules:
         return PolicyRules.from_mapping(merged)
 
     def match(self, policy_oids: Iterable[str]) -> PolicyRule | None:
-        """The rule for the first known OID; raises if known OIDs disagree on the kind."""
-        found = [self.rules[oid] for oid in policy_oids if oid in self.rules]
+        """The rule for the known OIDs; raises if they disagree on the kind.
+
+        An OID not in the table but under J-LIS's signing (``1.2.392.200149.8.5.1.1.*``) or user
+        authentication (``1.2.392.200149.8.5.1.3.*``) policy arc gives that kind with form factor
+        UNKNOWN: the SDK must not depend on the unpublished smartphone OIDs (domain-jpki.md).
+        """
+        oids = list(policy_oids)
+        found = [self.rules[oid] for oid in oids if oid in self.rules]
+        if not found:
+            found = [
+                PolicyRule(kind, FormFactor.UNKNOWN, "J-LIS arc")
+                for oid in oids
+                for arc, kind in _ARCS
+                if oid.startswith(arc)
+            ]
         if not found:
             return None
         if len({rule.kind for rule in found}) > 1:

@@ -23,13 +23,18 @@ _EC_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _MIN_RSA_BITS = 2048
 
 
-def _raw_ecdsa_to_der(signature: bytes, key: ec.EllipticCurvePublicKey) -> bytes:
+def _ecdsa_candidates(signature: bytes, key: ec.EllipticCurvePublicKey) -> list[bytes]:
+    """The DER forms ``signature`` may stand for: itself (DER), and, when its length is exactly that of
+    ``r || s`` for the curve, the raw form re-encoded. Both are tried: a raw signature may begin with
+    0x30 like DER does (1 in 256), and length alone cannot tell them apart."""
     size = (key.curve.key_size + 7) // 8
-    if len(signature) == 2 * size and signature[0] != 0x30:
-        return encode_dss_signature(
+    candidates = [signature]
+    if len(signature) == 2 * size:
+        raw = encode_dss_signature(
             int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
         )
-    return signature
+        candidates = [raw, signature] if signature[0] != 0x30 else [signature, raw]
+    return candidates
 
 
 def verify_signature_bytes(
@@ -49,7 +54,13 @@ def verify_signature_bytes(
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
             if not isinstance(public_key.curve, _EC_CURVES):
                 raise VerificationError("EC curve not allowed", reason=Reason.UNSUPPORTED_ALGORITHM)
-            public_key.verify(_raw_ecdsa_to_der(signature, public_key), data, ec.ECDSA(hash_algorithm))
+            for position, candidate in enumerate(candidates := _ecdsa_candidates(signature, public_key)):
+                try:
+                    public_key.verify(candidate, data, ec.ECDSA(hash_algorithm))
+                    break
+                except (InvalidSignature, ValueError):
+                    if position == len(candidates) - 1:
+                        raise
         else:
             raise VerificationError(
                 f"key type {type(public_key).__name__} is not used by JPKI",

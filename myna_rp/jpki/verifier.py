@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from ..encoding import load_certificate, single_der
 from ..errors import (
     CertificateRevokedError,
     ConfigurationError,
+    MalformedInputError,
     Reason,
     VerificationError,
 )
@@ -48,6 +50,14 @@ from .signature import verify_signature_bytes
 from .truststore import TrustAnchor, TrustStore
 
 _MAX_MEMOISED_LEAVES = 4096
+_LOG = logging.getLogger("myna_rp.revocation")
+_KIND_VALUES = frozenset(kind.value for kind in CertificateKind)
+
+
+def _require_bytes(**values: object) -> None:
+    for name, value in values.items():
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise MalformedInputError(f"{name} must be bytes, got {type(value).__name__}")
 
 
 def sha256_hex(certificate: x509.Certificate) -> str:
@@ -80,6 +90,13 @@ class CertificateCheck:
     revocation: RevocationStatus
     chain_revocation: tuple[RevocationStatus, ...]
     verified_at: datetime
+
+    def __repr__(self) -> str:
+        # The leaf's subject carries L= (prefecture, municipality): keep it out of logs.
+        return (
+            f"CertificateCheck(kind={self.certificate_kind.value}, form_factor={self.form_factor.value}, "
+            f"revocation={self.revocation.status.value}, chain_length={len(self.chain)})"
+        )
 
     @property
     def serial_number(self) -> int:
@@ -114,6 +131,10 @@ class JPKIVerification:
     hash_algorithm: str
     cms_signer_identifier: str | None = None
     cms_signing_time: datetime | None = None
+
+    def __repr__(self) -> str:
+        # Neither the attributes nor the signed content (which may be a personal document) are shown.
+        return f"JPKIVerification({self.check!r}, hash_algorithm={self.hash_algorithm})"
 
     @property
     def certificate_kind(self) -> CertificateKind:
@@ -233,6 +254,7 @@ class JPKIVerifier:
         Raises:
             MalformedInputError, VerificationError, CertificateRevokedError, RevocationUnavailableError.
         """
+        _require_bytes(data=data, signature=signature)
         leaf = load_certificate(certificate)
         when = self._when(at)
         profile, attributes, chain, anchor = self._certificate_path(leaf, intermediates, when, expected_kind)
@@ -263,6 +285,9 @@ class JPKIVerifier:
         Raises:
             MalformedInputError, VerificationError, CertificateRevokedError, RevocationUnavailableError.
         """
+        _require_bytes(signed_data=signed_data)
+        if content is not None:
+            _require_bytes(content=content)
         der = single_der(signed_data, labels=("CMS", "PKCS7"), what="CMS SignedData")
         supplied = load_certificate(certificate) if certificate is not None else None
         parsed = parse_signed_data(der, content=content, certificate=supplied)
@@ -302,6 +327,7 @@ class JPKIVerifier:
             VerificationError: WRONG_KEY_USAGE when the certificate is not a user authentication
                 certificate; otherwise as :meth:`verify_signature`.
         """
+        _require_bytes(challenge=challenge, signature=signature)
         leaf = load_certificate(certificate)
         when = self._when(at)
         profile, _, chain, anchor = self._certificate_path(
@@ -335,27 +361,63 @@ class JPKIVerifier:
         when: datetime,
         expected_kind: CertificateKind | None,
     ) -> tuple[CertificateProfile, BasicFourAttributes | None, tuple[x509.Certificate, ...], TrustAnchor]:
-        if when < leaf.not_valid_before_utc:
-            raise VerificationError(
-                f"certificate is valid from {leaf.not_valid_before_utc.isoformat()}",
-                reason=Reason.CERTIFICATE_NOT_YET_VALID,
-            )
-        if when > leaf.not_valid_after_utc:
-            raise VerificationError(
-                f"certificate expired at {leaf.not_valid_after_utc.isoformat()}",
-                reason=Reason.CERTIFICATE_EXPIRED,
-            )
         profile, attributes = self._leaf_facts(leaf)
         if expected_kind is not None and profile.kind is not expected_kind:
             raise VerificationError(
                 f"a {expected_kind.value} certificate is required, got {profile.kind.value}",
                 reason=Reason.WRONG_KEY_USAGE,
             )
-        chain = self._paths.validate(leaf, at=when, intermediates=intermediates)
+        try:
+            chain = self._paths.validate(leaf, at=when, intermediates=intermediates)
+        except VerificationError as exc:
+            raise self._explain_path_failure(leaf, intermediates, when, exc) from exc
+        if len(chain) < 2:
+            raise VerificationError(
+                "the signer's certificate is itself a trust anchor", reason=Reason.UNTRUSTED_ISSUER
+            )
         anchor = self._trust.anchor_for(chain[-1])
         if anchor is None:  # cannot happen: the store holds exactly the anchors
             raise VerificationError("path ends outside the trust store", reason=Reason.UNTRUSTED_ISSUER)
+        if anchor.purpose.value in _KIND_VALUES and anchor.purpose.value != profile.kind.value:
+            # J-LIS runs one hierarchy per purpose: a signing leaf under the authentication root (or the
+            # reverse) is not a JPKI certificate, whatever its own extensions claim.
+            raise VerificationError(
+                f"a {profile.kind.value} certificate must chain to a {profile.kind.value} root, "
+                f"not to a {anchor.purpose.value} root",
+                reason=Reason.UNTRUSTED_ISSUER,
+            )
         return profile, attributes, chain, anchor
+
+    def _explain_path_failure(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate],
+        when: datetime,
+        failure: VerificationError,
+    ) -> VerificationError:
+        """Tell an expired (or not yet valid) but otherwise trusted leaf from an untrusted one.
+
+        Path validation fails as a whole; when the leaf is outside its validity period, the path is
+        validated once more at the edge of that period. Only if it succeeds there is the leaf's time the
+        reason; otherwise (rogue root, bad signature, …) the answer stays UNTRUSTED_ISSUER.
+        """
+        if leaf.not_valid_before_utc <= when <= leaf.not_valid_after_utc:
+            return failure
+        expired = when > leaf.not_valid_after_utc
+        edge = leaf.not_valid_after_utc if expired else leaf.not_valid_before_utc
+        try:
+            self._paths.validate(leaf, at=edge, intermediates=intermediates)
+        except VerificationError:
+            return failure
+        if expired:
+            return VerificationError(
+                f"certificate expired at {leaf.not_valid_after_utc.isoformat()}",
+                reason=Reason.CERTIFICATE_EXPIRED,
+            )
+        return VerificationError(
+            f"certificate is valid from {leaf.not_valid_before_utc.isoformat()}",
+            reason=Reason.CERTIFICATE_NOT_YET_VALID,
+        )
 
     def _verify_with_any_hash(
         self, leaf: x509.Certificate, signature: bytes, data: bytes
@@ -384,6 +446,10 @@ class JPKIVerifier:
         evidence: RevocationEvidence | None,
     ) -> CertificateCheck:
         if self._revocation is None:  # only reachable under UNSAFE_SKIP (checked in __init__)
+            _LOG.warning(
+                "revocation NOT checked (policy %s): this verification does not meet eKYC requirements",
+                self._policy.name,
+            )
             statuses = tuple(
                 RevocationStatus(status=CertStatus.NOT_CHECKED, source=None, serial_number=c.serial_number)
                 for c in chain[:-1]

@@ -29,6 +29,7 @@ module. ``check()`` returns REVOKED/ON_HOLD statuses; it does not raise for them
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -101,6 +102,40 @@ def _attempt(label: str, error: RevocationSourceError | MalformedInputError) -> 
     cause = error.cause.value if isinstance(error, RevocationSourceError) else error.reason.value
     where = error.source_label if isinstance(error, RevocationSourceError) and error.source_label else label
     return f"{where}: {cause}: {error.message}"
+
+
+def _most_severe_then_newest(answers: list[RevocationStatus]) -> RevocationStatus:
+    """A revocation is final, so any REVOKED wins; a hold can be released, so between ON_HOLD and GOOD
+    the answer with the latest thisUpdate wins; UNKNOWN only when nothing else was said."""
+
+    def newest(candidates: list[RevocationStatus]) -> RevocationStatus:
+        return max(candidates, key=lambda a: a.this_update.timestamp() if a.this_update else 0.0)
+
+    revoked = [a for a in answers if a.status is CertStatus.REVOKED]
+    if revoked:
+        return newest(revoked)
+    known = [a for a in answers if a.status in (CertStatus.ON_HOLD, CertStatus.GOOD)]
+    return newest(known or answers)
+
+
+def _distribution_point_digest(certificate: x509.Certificate) -> bytes:
+    """SHA-256 of the certificate's cRLDistributionPoints (empty when absent): certificates of one CRL
+    partition (one municipality, for J-LIS) share it, so they share a cached partition CRL."""
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return b""
+    return hashlib.sha256(points.public_bytes()).digest()
+
+
+def _partition_key(issuer_key: bytes, idp: x509.IssuingDistributionPoint | None) -> bytes:
+    """The key under which CRL numbers are compared: issuer plus the CRL's issuingDistributionPoint.
+
+    RFC 5280 §5.2.3: cRLNumber increases per CRL *scope*; partitioned CRLs each have their own sequence.
+    """
+    if idp is None:
+        return issuer_key + b"#full"
+    return issuer_key + b"#idp:" + hashlib.sha256(idp.public_bytes()).digest()
 
 
 def _self_issued(certificate: x509.Certificate) -> bool:
@@ -307,14 +342,21 @@ class RevocationChecker:
         attempts: list[str],
     ) -> RevocationStatus | None:
         policy, at = context.policy, context.at
+        supplied: list[RevocationStatus] = []
         for position, response in enumerate(context.evidence.ocsp_responses):
             label = f"ocsp evidence[{position}]"
             try:
-                return validate_ocsp_response(
-                    response, certificate, issuer, at=at, policy=policy, identity_of=self._identity
+                supplied.append(
+                    validate_ocsp_response(
+                        response, certificate, issuer, at=at, policy=policy, identity_of=self._identity
+                    )
                 )
             except RevocationSourceError as exc:
                 attempts.append(_attempt(label, exc))
+        if supplied:
+            # Several valid responses: the verdict must not depend on their order. A revocation (or hold)
+            # wins; otherwise the most recent answer.
+            return _most_severe_then_newest(supplied)
         try:
             key: bytes | None = ocsp_cache_key(certificate, self._identity(issuer))
         except DEPENDENCY_ERRORS:
@@ -355,9 +397,10 @@ class RevocationChecker:
         attempts: list[str],
     ) -> RevocationStatus | None:
         try:
-            key = crl_cache_key(self._identity(issuer))
+            issuer_key = crl_cache_key(self._identity(issuer))
+            key = issuer_key + b"/dp:" + _distribution_point_digest(certificate)
         except DEPENDENCY_ERRORS as exc:
-            attempts.append(f"crl: unreadable issuer certificate ({describe(exc)})")
+            attempts.append(f"crl: unreadable issuer or distribution point ({describe(exc)})")
             return None
         serial = certificate.serial_number
 
@@ -373,12 +416,12 @@ class RevocationChecker:
             if name != certificate.issuer:
                 continue  # another CA's CRL: not a candidate
             evidence.append((label, crl))
-        index = self._first_valid(evidence, certificate, issuer, key, context, attempts)
+        index = self._first_valid(evidence, certificate, issuer, issuer_key, context, attempts)
         if index is not None:
             return index.lookup(serial)
 
         cached = self._cache.get_crl(key)
-        if cached is not None and self._usable_cached(cached, certificate, key, context):
+        if cached is not None and self._usable_cached(cached, certificate, issuer_key, context):
             return cached.lookup(serial)
 
         if self._crls is None:
@@ -386,7 +429,7 @@ class RevocationChecker:
                 attempts.append("crl: no CRL for this issuer in the evidence and no CRL source configured")
             return None
         static = list(self._crls.static_crls(certificate.issuer))
-        index = self._first_valid(static, certificate, issuer, key, context, attempts)
+        index = self._first_valid(static, certificate, issuer, issuer_key, context, attempts)
         if index is None:
             for url in self._crls.urls_for(certificate):
                 try:
@@ -394,7 +437,9 @@ class RevocationChecker:
                 except RevocationSourceError as exc:
                     attempts.append(_attempt(url, exc))
                     continue
-                index = self._first_valid([(url, fetched)], certificate, issuer, key, context, attempts)
+                index = self._first_valid(
+                    [(url, fetched)], certificate, issuer, issuer_key, context, attempts
+                )
                 if index is not None:
                     break
         if index is None:
@@ -419,7 +464,7 @@ class RevocationChecker:
         )
         if window is not Window.FRESH:
             return False
-        highest = self._rollback_floor(key, context.at)
+        highest = self._rollback_floor(_partition_key(key, index.issuing_distribution_point), context.at)
         if highest is not None and (index.crl_number is None or index.crl_number < highest):
             return False
         try:
@@ -461,7 +506,16 @@ class RevocationChecker:
                 cause=CRLFailure.ISSUER_MISMATCH,
                 source_label=label,
             )
-        previous = self._rollback_floor(key, context.at)
+        try:
+            idp_ext = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+        except x509.ExtensionNotFound:
+            idp_ext = None
+        except DEPENDENCY_ERRORS as exc:
+            raise CRLInvalidError(
+                f"unreadable CRL extensions ({describe(exc)})", cause=CRLFailure.MALFORMED, source_label=label
+            ) from exc
+        partition = _partition_key(key, idp_ext)
+        previous = self._rollback_floor(partition, context.at)
         try:
             index = validate_crl(
                 crl,
@@ -478,9 +532,9 @@ class RevocationChecker:
         index.check_scope(certificate)
         if index.crl_number is not None:
             with self._lock:
-                current = self._crl_numbers.get(key)
+                current = self._crl_numbers.get(partition)
                 if current is None or index.crl_number > current[0]:
-                    self._crl_numbers[key] = (index.crl_number, index.this_update)
+                    self._crl_numbers[partition] = (index.crl_number, index.this_update)
         return index
 
     def _rollback_floor(self, key: bytes, at: datetime) -> int | None:

@@ -108,7 +108,7 @@ def test_naive_time_is_a_usage_error(files: dict[str, Path], capsys: pytest.Capt
         "2026-01-01T00:00:00",
     )
     assert code == 2
-    assert "time zone" in err
+    assert "offset" in err
 
 
 def test_console_script_has_no_traceback(files: dict[str, Path]) -> None:

@@ -1,0 +1,285 @@
+"""Strict CBOR (RFC 8949) for untrusted mdoc input, on top of ``cbor2``.
+
+What "strict" means here (domain-mdoc.md, "CBOR hygiene"; ISO/IEC 18013-5 §8.1 and §9.1.2):
+
+- one data item, no trailing bytes; input larger than ``max_bytes`` refused before decoding;
+- duplicate map keys rejected (RFC 8949 §5.6), nesting bounded by ``max_depth``, indefinite lengths
+  refused unless allowed; a declared length larger than the input fails without allocating it;
+- tag 24 (encoded CBOR data item) is kept as :class:`EncodedCBOR` holding the **exact received bytes** of
+  the tagged item (tag header, bstr header and content), so digests are computed over what was received
+  and never over a re-encoding (§9.1.2.4, "IssuerSignedItemBytes");
+- tag 1004 (full-date, RFC 8943) must be ``YYYY-MM-DD`` and becomes :class:`datetime.date`;
+- tag 0 (tdate) must be ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds, UTC, §7.2.1 of 18013-5) and becomes an
+  aware :class:`datetime.datetime`; fractional seconds and numeric offsets are accepted only with
+  ``CBOROptions(lenient_tdate=True)``;
+- every other tag that ``cbor2`` would interpret (bignums, sets, regexps, value sharing, string
+  references, …) is left uninterpreted as :class:`cbor2.CBORTag`.
+
+Every failure raises :class:`~myna_rp.errors.MalformedInputError`; no ``cbor2`` exception escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import cbor2
+
+from ..errors import MalformedInputError
+
+MAX_CBOR_BYTES = 16 * 1024 * 1024
+MAX_CBOR_DEPTH = 32
+
+TAG_TDATE = 0
+TAG_ENCODED_CBOR = 24
+TAG_FULL_DATE = 1004
+
+# Tags ``cbor2`` interprets by default (cbor2 6.x); kept as plain CBORTag so nothing is interpreted
+# implicitly. Tags 0, 24 and 1004 get the strict decoders below.
+_UNINTERPRETED_TAGS = (
+    1,
+    2,
+    3,
+    4,
+    5,
+    25,
+    28,
+    29,
+    30,
+    35,
+    36,
+    37,
+    52,
+    54,
+    100,
+    256,
+    258,
+    260,
+    261,
+    55799,
+    43000,
+)
+
+_TDATE_STRICT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+_TDATE_LENIENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})\Z")
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class CBOROptions:
+    """Limits and leniency for :func:`loads`. Frozen; the defaults are the strict profile.
+
+    Attributes:
+        max_bytes: largest accepted input.
+        max_depth: deepest accepted nesting of arrays, maps and tags.
+        allow_indefinite: accept indefinite-length strings/arrays/maps (RFC 8949 §3.2.2).
+        lenient_tdate: accept tdate with fractional seconds or a numeric offset (RFC 3339), as some
+            wallets emit (ISO/IEC 18013-5 forbids both). Explicit opt-in only.
+    """
+
+    max_bytes: int = MAX_CBOR_BYTES
+    max_depth: int = MAX_CBOR_DEPTH
+    allow_indefinite: bool = False
+    lenient_tdate: bool = False
+
+
+STRICT = CBOROptions()
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedCBOR:
+    """A tag-24 item (``#6.24(bstr .cbor T)``) exactly as received.
+
+    Attributes:
+        raw: the full tagged item: tag header, byte-string header and content, byte for byte.
+        content: the embedded CBOR bytes (the byte string's content).
+    """
+
+    raw: bytes
+    content: bytes = field(repr=False)
+
+    @classmethod
+    def wrap(cls, content: bytes) -> EncodedCBOR:
+        """Wrap ``content`` in its preferred (shortest) tag-24 encoding."""
+        return cls(raw=cbor2.dumps(cbor2.CBORTag(TAG_ENCODED_CBOR, content)), content=content)
+
+    def decode(self, options: CBOROptions = STRICT) -> Any:
+        """Decode the embedded item with the same strict rules. Raises MalformedInputError."""
+        return loads(self.content, options)
+
+
+def _full_date(value: object, _immutable: bool) -> date:
+    if not isinstance(value, str) or not _FULL_DATE.match(value):
+        raise MalformedInputError("tag 1004 (full-date) must hold a YYYY-MM-DD text string")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise MalformedInputError("tag 1004 (full-date) holds an impossible date") from exc
+
+
+def _tdate_decoder(lenient: bool) -> Callable[[object, bool], datetime]:
+    pattern = _TDATE_LENIENT if lenient else _TDATE_STRICT
+
+    def decode(value: object, _immutable: bool) -> datetime:
+        if not isinstance(value, str) or not pattern.match(value):
+            raise MalformedInputError(
+                "tag 0 (tdate) must be YYYY-MM-DDTHH:MM:SSZ"
+                + ("" if lenient else " (whole seconds, UTC; leniency is an explicit option)")
+            )
+        text = value[:-1] + "+00:00" if value.endswith("Z") else value
+        if "." in text:  # Python parses at most 6 fractional digits
+            head, _, rest = text.partition(".")
+            digits = re.match(r"\d+", rest)
+            frac = digits.group(0) if digits else ""
+            text = head + "." + (frac[:6].ljust(6, "0")) + rest[len(frac) :]
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC)
+        except ValueError as exc:
+            raise MalformedInputError("tag 0 (tdate) holds an impossible date-time") from exc
+
+    return decode
+
+
+def _keep_tag(tag: int) -> Callable[[object, bool], cbor2.CBORTag]:
+    def keep(value: object, _immutable: bool) -> cbor2.CBORTag:
+        return cbor2.CBORTag(tag, value)
+
+    return keep
+
+
+def _tag24_start(data: bytes, end: int, length: int) -> int:
+    """Find where the tag-24 item whose content ends at ``end`` starts; verify its two headers."""
+    content_start = end - length
+    for size in (1, 2, 3, 5, 9):  # byte-string header: initial byte + 0/1/2/4/8 length bytes
+        start = content_start - size
+        if start < 0:
+            break
+        header = data[start:content_start]
+        info = header[0] & 0x1F
+        if header[0] >> 5 != 2:
+            continue
+        if size == 1 and info == length and length < 24:
+            break
+        if (
+            size > 1
+            and info == 23 + {2: 1, 3: 2, 5: 3, 9: 4}[size]
+            and int.from_bytes(header[1:], "big") == length
+        ):
+            break
+    else:
+        raise MalformedInputError("tag 24 does not enclose a definite-length byte string")
+    for tag_size, prefix in ((2, b"\xd8\x18"), (3, b"\xd9\x00\x18"), (5, b"\xda\x00\x00\x00\x18")):
+        if data[start - tag_size : start] == prefix and start - tag_size >= 0:
+            return start - tag_size
+    if data[start - 9 : start] == b"\xdb" + (24).to_bytes(8, "big"):
+        return start - 9
+    raise MalformedInputError("cannot locate the tag-24 header")
+
+
+def loads(data: bytes, options: CBOROptions = STRICT) -> Any:
+    """Decode exactly one CBOR data item from ``data`` under ``options``.
+
+    Maps come back as ``dict``, arrays as ``list``, tag 24 as :class:`EncodedCBOR`, tag 1004 as ``date``,
+    tag 0 as an aware ``datetime`` (UTC), other tags as ``cbor2.CBORTag``.
+
+    Raises:
+        MalformedInputError: not well-formed, trailing bytes, duplicate keys, too large, too deep,
+            indefinite length (unless allowed), or a tag 0/24/1004 of the wrong shape.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise MalformedInputError("CBOR input must be bytes")
+    data = bytes(data)
+    if not data:
+        raise MalformedInputError("empty CBOR input")
+    if len(data) > options.max_bytes:
+        raise MalformedInputError(f"CBOR input larger than {options.max_bytes} bytes")
+    fp = io.BytesIO(data)
+
+    def encoded_cbor(value: object, _immutable: bool) -> EncodedCBOR:
+        if not isinstance(value, bytes):
+            raise MalformedInputError("tag 24 must enclose a byte string")
+        # read_size=1 below makes the stream position the end of this item, exactly.
+        end = fp.tell()
+        start = _tag24_start(data, end, len(value))
+        return EncodedCBOR(raw=data[start:end], content=value)
+
+    decoders: dict[int, Callable[[object, bool], Any]] = {tag: _keep_tag(tag) for tag in _UNINTERPRETED_TAGS}
+    decoders[TAG_TDATE] = _tdate_decoder(options.lenient_tdate)
+    decoders[TAG_FULL_DATE] = _full_date
+    decoders[TAG_ENCODED_CBOR] = encoded_cbor
+    try:
+        decoder = cbor2.CBORDecoder(
+            fp,
+            read_size=1,
+            semantic_decoders=decoders,
+            max_depth=options.max_depth,
+            allow_indefinite=options.allow_indefinite,
+            allow_duplicate_keys=False,
+        )
+        value = decoder.decode()
+    except MalformedInputError:
+        raise
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, MemoryError, RecursionError) as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, MalformedInputError):
+            raise MalformedInputError(cause.message) from exc
+        raise MalformedInputError(f"malformed CBOR: {type(exc).__name__}: {exc}") from exc
+    if fp.tell() != len(data):
+        raise MalformedInputError(f"{len(data) - fp.tell()} trailing bytes after the CBOR data item")
+    return value
+
+
+def dumps(value: object) -> bytes:
+    """Encode ``value`` in preferred serialization (RFC 8949 §4.2.1 lengths; maps in the order given).
+
+    :class:`EncodedCBOR` values are written as their exact ``raw`` bytes; ``date`` as tag 1004.
+
+    Raises:
+        MalformedInputError: the value holds a type CBOR cannot express.
+    """
+    try:
+        return cbor2.dumps(value, default=_encode_default, date_as_datetime=False)
+    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
+        raise MalformedInputError(f"cannot encode as CBOR: {exc}") from exc
+
+
+def _encode_default(encoder: cbor2.CBOREncoder, value: object) -> None:
+    if isinstance(value, EncodedCBOR):
+        encoder.write(value.raw)
+        return
+    raise cbor2.CBOREncodeTypeError(f"cannot encode {type(value).__name__}")
+
+
+def expect_map(value: object, what: str) -> Mapping[Any, Any]:
+    """Return ``value`` if it is a map, else raise MalformedInputError naming ``what``."""
+    if not isinstance(value, Mapping):
+        raise MalformedInputError(f"{what} must be a CBOR map")
+    return value
+
+
+def expect_list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise MalformedInputError(f"{what} must be a CBOR array")
+    return list(value)
+
+
+def expect_str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedInputError(f"{what} must be a text string")
+    return value
+
+
+def expect_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise MalformedInputError(f"{what} must be a byte string")
+    return value
+
+
+def expect_encoded(value: object, what: str) -> EncodedCBOR:
+    if not isinstance(value, EncodedCBOR):
+        raise MalformedInputError(f"{what} must be a tag-24 encoded CBOR item")
+    return value

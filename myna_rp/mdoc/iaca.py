@@ -1,0 +1,134 @@
+"""IACA trust anchors and document-signer path validation (ISO/IEC 18013-5 §9.3.3, Annex B).
+
+An :class:`IACAStore` holds the relying party's configured anchors. Each is either an IACA root (the
+usual case: the document-signer (DS) certificate in the ``x5chain`` must chain to it) or a DS certificate
+trusted directly (test issuers, and the published vectors that ship a DS without its IACA). Paths are
+validated with ``cryptography.x509.verification`` (through :class:`myna_rp.jpki.path.PathValidator`,
+which memoises valid paths exactly) under an mdoc extension profile; the key carried in a message is
+never trusted by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.verification import Criticality, ExtensionPolicy, Policy
+
+from ..encoding import load_certificates
+from ..errors import ConfigurationError, Reason, VerificationError
+from ..jpki.path import PathValidator
+from ..jpki.truststore import TrustStore
+
+# ISO/IEC 18013-5 Annex B: id-mdl-kp-mdlDS (extended key usage of a document signer).
+OID_MDL_DS_EKU = x509.ObjectIdentifier("1.0.18013.5.1.2")
+MAX_X5CHAIN = 4
+
+
+def _require_ca(_policy: Policy, _cert: x509.Certificate, value: x509.BasicConstraints) -> None:
+    if not value.ca:
+        raise ValueError("issuer is not a CA (basicConstraints cA is false)")
+
+
+def _require_cert_sign(_policy: Policy, _cert: x509.Certificate, value: x509.KeyUsage | None) -> None:
+    if value is not None and not value.key_cert_sign:
+        raise ValueError("issuer keyUsage lacks keyCertSign")
+
+
+def _ds_key_usage(_policy: Policy, _cert: x509.Certificate, value: x509.KeyUsage | None) -> None:
+    if value is not None and not value.digital_signature:
+        raise ValueError("document signer keyUsage lacks digitalSignature")
+
+
+def _not_a_ca(_policy: Policy, _cert: x509.Certificate, value: x509.BasicConstraints | None) -> None:
+    if value is not None and value.ca:
+        raise ValueError("document signer certificate is a CA")
+
+
+def _ds_eku(_policy: Policy, _cert: x509.Certificate, value: x509.ExtendedKeyUsage | None) -> None:
+    if value is None or OID_MDL_DS_EKU not in value:
+        raise ValueError("document signer lacks the mdlDS extended key usage (1.0.18013.5.1.2)")
+
+
+def mdoc_extension_policies(*, require_ds_eku: bool = False) -> tuple[ExtensionPolicy, ExtensionPolicy]:
+    """(CA, document signer) extension policies: CA with cA true and, if present, keyCertSign; DS not a
+    CA, with digitalSignature when keyUsage is present, and — when ``require_ds_eku`` — the mdlDS EKU of
+    18013-5 Annex B (off by default: several public samples omit it)."""
+    ca = (
+        ExtensionPolicy.permit_all()
+        .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _require_ca)
+        .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _require_cert_sign)
+    )
+    ee = (
+        ExtensionPolicy.permit_all()
+        .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, _not_a_ca)
+        .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ds_key_usage)
+    )
+    if require_ds_eku:
+        ee = ee.require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ds_eku)
+    return ca, ee
+
+
+class IACAStore:
+    """Immutable set of mdoc trust anchors: IACA roots, or DS certificates trusted directly.
+
+    Build with :meth:`from_certificates` or :meth:`from_pem_files` (PEM or DER files).
+
+    Raises:
+        ConfigurationError: no anchors.
+        MalformedInputError: a file that is not a certificate.
+    """
+
+    def __init__(self, certificates: Iterable[x509.Certificate], *, require_ds_eku: bool = False) -> None:
+        anchors = tuple(dict.fromkeys(certificates))  # certificates compare by DER
+        if not anchors:
+            raise ConfigurationError("an IACA store needs at least one trust anchor")
+        self._anchors = anchors
+        self._direct = frozenset(anchors)
+        self._validator = PathValidator(
+            TrustStore.from_certificates(anchors),
+            policies=mdoc_extension_policies(require_ds_eku=require_ds_eku),
+            max_chain_depth=MAX_X5CHAIN,
+        )
+
+    @classmethod
+    def from_certificates(cls, certificates: Iterable[x509.Certificate], **kwargs: bool) -> IACAStore:
+        return cls(certificates, **kwargs)
+
+    @classmethod
+    def from_pem_files(cls, paths: Iterable[str | Path], **kwargs: bool) -> IACAStore:
+        """Load every certificate in the given files (PEM, several per file allowed, or DER)."""
+        certificates: list[x509.Certificate] = []
+        for path in paths:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read IACA file {path}: {exc.strerror}") from exc
+            certificates.extend(load_certificates(data, what=f"IACA {Path(path).name}"))
+        return cls(certificates, **kwargs)
+
+    @property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        return self._anchors
+
+    def validate(self, x5chain: Sequence[x509.Certificate], *, at: datetime) -> tuple[x509.Certificate, ...]:
+        """Validate the issuerAuth ``x5chain`` (leaf = DS first) at ``at``; return the path, leaf first,
+        anchor last (just the DS when it is itself an anchor).
+
+        Raises:
+            VerificationError: reason UNTRUSTED_ISSUER (no valid path, or a directly trusted DS outside
+                its validity period).
+        """
+        if not x5chain:
+            raise VerificationError("empty x5chain", reason=Reason.UNTRUSTED_ISSUER)
+        leaf, *intermediates = x5chain
+        if leaf in self._direct:
+            if not leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc:
+                raise VerificationError(
+                    "the directly trusted document signer certificate is not valid at the verification time",
+                    reason=Reason.UNTRUSTED_ISSUER,
+                )
+            return (leaf,)
+        return self._validator.validate(leaf, at=at, intermediates=intermediates)

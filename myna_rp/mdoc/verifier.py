@@ -1,0 +1,523 @@
+"""MdocVerifier: ISO/IEC 18013-5 DeviceResponse verification (§9.3.1 "mdoc authentication", §9.1.2-9.1.3).
+
+One immutable verifier is built from an :class:`~myna_rp.mdoc.iaca.IACAStore` and a clock and is safe to
+share between threads. For every document of a DeviceResponse (§8.3.2.1.2.2) it:
+
+1. reads ``issuerAuth`` (COSE_Sign1, tag 18) and its ``x5chain`` (unprotected label 33, one certificate or
+   an array, leaf first) and validates the path to an anchor at the verification time (UNTRUSTED_ISSUER);
+2. verifies the issuer signature with the DS key (ISSUER_SIGNATURE_INVALID; UNSUPPORTED_ALGORITHM);
+3. decodes the MSO (``#6.24`` inside the payload) and checks: digestAlgorithm SHA-256/384/512
+   (UNSUPPORTED_ALGORITHM), docType equal to the document's (DOCTYPE_MISMATCH), ``validFrom <= now <=
+   validUntil`` and ``signed`` inside the DS certificate's validity (MSO_NOT_VALID);
+4. for every disclosed IssuerSignedItemBytes, hashes the exact received tag-24 bytes with the MSO's
+   algorithm and compares with ``valueDigests[namespace][digestID]`` (DIGEST_MISMATCH; DIGEST_MISSING when
+   the namespace or digestID is absent);
+5. authenticates the device (§9.1.3): ``deviceSignature`` (COSE_Sign1, detached payload
+   DeviceAuthenticationBytes, the MSO's device key) or ``deviceMac`` (COSE_Mac0, key = HKDF-SHA256(ECDH(
+   reader private key, device key), salt = SHA-256(SessionTranscriptBytes), info "EMacKey")), both over
+   ``#6.24(bstr .cbor ["DeviceAuthentication", SessionTranscript, docType, DeviceNameSpacesBytes])``
+   built from the exact transcript and DeviceNameSpacesBytes received (DEVICE_AUTH_INVALID);
+6. refuses ``individual_number_unicode`` unless the verifier was built with
+   ``allow_individual_number=True`` (INDIVIDUAL_NUMBER_REFUSED).
+
+Success returns a frozen :class:`Presentation`; failure raises a :class:`~myna_rp.errors.MynaRPError` whose
+``reason`` says why. Personal attributes are never logged and never appear in ``repr`` or messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..clock import Clock, SystemClock, require_aware
+from ..errors import (
+    ConfigurationError,
+    IndividualNumberRefusedError,
+    MalformedInputError,
+    MdocVerificationError,
+    Reason,
+    VerificationError,
+)
+from .cbor import (
+    STRICT,
+    CBOROptions,
+    EncodedCBOR,
+    expect_bytes,
+    expect_encoded,
+    expect_list,
+    expect_map,
+    expect_str,
+    loads,
+)
+from .cose import (
+    HEADER_X5CHAIN,
+    TAG_COSE_MAC0,
+    TAG_COSE_SIGN1,
+    CoseMessage,
+    cose_key_to_public_key,
+    parse_cose,
+    verify_mac0,
+    verify_sign1,
+)
+from .iaca import MAX_X5CHAIN, IACAStore
+from .profile import INDIVIDUAL_NUMBER_ELEMENT
+from .transcript import Channel, SessionTranscript
+
+_DIGESTS = {"SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+class DeviceAuthKind(StrEnum):
+    """How the holder's device authenticated the response (§9.1.3)."""
+
+    SIGNATURE = "signature"
+    MAC = "mac"
+    NONE = "none"  # IssuerSigned verified alone (no device binding): see verify_issuer_signed
+
+
+@dataclass(frozen=True, slots=True)
+class ValidityInfo:
+    """The MSO's validityInfo (§9.1.2.4), aware UTC datetimes."""
+
+    signed: datetime
+    valid_from: datetime
+    valid_until: datetime
+    expected_update: datetime | None
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Presentation:
+    """One verified mdoc document.
+
+    Attributes:
+        doc_type: e.g. ``org.iso.23220.1.jp.mnc``.
+        elements: issuer-signed, digest-checked elements ``{namespace: {identifier: value}}`` (read-only);
+            full-date as :class:`datetime.date`, tdate as aware :class:`datetime.datetime`, bstr as bytes.
+        issuer_chain: the validated path, DS first, anchor last.
+        validity: the MSO validity.
+        channel: from the SessionTranscript's Handover.
+        device_auth: signature, MAC, or none (IssuerSigned only).
+        digest_algorithm: ``SHA-256`` / ``SHA-384`` / ``SHA-512``.
+        device_key: the holder's device key from the MSO.
+        verified_at: the verification time.
+    """
+
+    doc_type: str
+    elements: Mapping[str, Mapping[str, Any]]
+    issuer_chain: tuple[x509.Certificate, ...]
+    validity: ValidityInfo
+    channel: Channel
+    device_auth: DeviceAuthKind
+    digest_algorithm: str
+    device_key: ec.EllipticCurvePublicKey
+    verified_at: datetime
+
+    def element(self, namespace: str, identifier: str) -> Any:
+        """The value of a disclosed element, or ``None`` when it was not disclosed."""
+        return self.elements.get(namespace, {}).get(identifier)
+
+    def __repr__(self) -> str:  # never print personal attributes
+        names = sorted(f"{ns}/{k}" for ns, items in self.elements.items() for k in items)
+        return (
+            f"Presentation(doc_type={self.doc_type!r}, elements={names}, "
+            f"device_auth={self.device_auth.value}, channel={self.channel.value}, "
+            f"valid_until={self.validity.valid_until.isoformat()})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _MSO:
+    digest_algorithm: str
+    doc_type: str
+    value_digests: Mapping[str, Mapping[int, bytes]]
+    device_key: ec.EllipticCurvePublicKey
+    validity: ValidityInfo
+
+
+class MdocVerifier:
+    """Verifies ISO/IEC 18013-5 DeviceResponses against configured IACA anchors.
+
+    Args:
+        iaca: the trust anchors (required: a verifier never builds without one).
+        clock: where "now" comes from (default :class:`~myna_rp.clock.SystemClock`), read per call.
+        cbor_options: limits and leniency of the CBOR decoder (strict by default).
+        allow_individual_number: accept ``individual_number_unicode`` in results (default refuse).
+    """
+
+    def __init__(
+        self,
+        iaca: IACAStore,
+        *,
+        clock: Clock | None = None,
+        cbor_options: CBOROptions = STRICT,
+        allow_individual_number: bool = False,
+    ) -> None:
+        if not isinstance(iaca, IACAStore):
+            raise ConfigurationError("MdocVerifier needs an IACAStore")
+        self._iaca = iaca
+        self._clock: Clock = clock or SystemClock()
+        self._options = cbor_options
+        self._allow_individual_number = allow_individual_number
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def verify(
+        self,
+        device_response: bytes,
+        *,
+        session_transcript: SessionTranscript | bytes,
+        reader_private_key: ec.EllipticCurvePrivateKey | None = None,
+        doc_type: str | None = None,
+        at: datetime | None = None,
+    ) -> Presentation:
+        """Verify a DeviceResponse and return its one document (or the one whose docType is ``doc_type``).
+
+        Args:
+            device_response: the DeviceResponse CBOR bytes (§8.3.2.1.2.2).
+            session_transcript: the transcript the RP built for this session (or its CBOR bytes, tag-24
+                wrapped or not).
+            reader_private_key: the reader's (ephemeral) EC private key; needed only for ``deviceMac``.
+            doc_type: which document to return when the response holds several.
+            at: verification time (aware); default: the clock.
+
+        Raises:
+            MalformedInputError: not a DeviceResponse, no (or several ambiguous) documents.
+            VerificationError / MdocVerificationError: reason UNTRUSTED_ISSUER, ISSUER_SIGNATURE_INVALID,
+                DOCTYPE_MISMATCH, DIGEST_MISMATCH, DIGEST_MISSING, MSO_NOT_VALID, DEVICE_AUTH_INVALID,
+                UNSUPPORTED_ALGORITHM.
+            ConfigurationError: ``deviceMac`` without ``reader_private_key``.
+            IndividualNumberRefusedError: ``individual_number_unicode`` disclosed without opt-in.
+        """
+        documents = self.verify_all(
+            device_response,
+            session_transcript=session_transcript,
+            reader_private_key=reader_private_key,
+            at=at,
+        )
+        if doc_type is not None:
+            documents = tuple(d for d in documents if d.doc_type == doc_type)
+        if len(documents) != 1:
+            raise MalformedInputError(
+                f"expected one document{' of the requested docType' if doc_type else ''}, "
+                f"found {len(documents)}"
+            )
+        return documents[0]
+
+    def verify_all(
+        self,
+        device_response: bytes,
+        *,
+        session_transcript: SessionTranscript | bytes,
+        reader_private_key: ec.EllipticCurvePrivateKey | None = None,
+        at: datetime | None = None,
+    ) -> tuple[Presentation, ...]:
+        """Verify every document of a DeviceResponse (same checks and errors as :meth:`verify`)."""
+        now = self._now(at)
+        transcript = (
+            session_transcript
+            if isinstance(session_transcript, SessionTranscript)
+            else SessionTranscript.from_bytes(session_transcript, self._options)
+        )
+        response = expect_map(loads(device_response, self._options), "DeviceResponse")
+        if not isinstance(response.get("version"), str):
+            raise MalformedInputError("DeviceResponse lacks its version")
+        documents = expect_list(response.get("documents", []), "DeviceResponse documents")
+        if not documents:
+            raise MalformedInputError("DeviceResponse holds no document")
+        return tuple(
+            self._verify_document(
+                expect_map(doc, "Document"),
+                transcript=transcript,
+                reader_private_key=reader_private_key,
+                at=now,
+            )
+            for doc in documents
+        )
+
+    def verify_issuer_signed(
+        self, issuer_signed: bytes, *, doc_type: str, at: datetime | None = None
+    ) -> Presentation:
+        """Verify an IssuerSigned structure alone (issuer signature, MSO, digests; no device binding).
+
+        Only for data at rest (e.g. a credential a wallet stores): it proves issuance, not that the holder
+        presented it now. ``device_auth`` is :attr:`DeviceAuthKind.NONE`.
+        """
+        now = self._now(at)
+        signed = expect_map(loads(issuer_signed, self._options), "IssuerSigned")
+        elements, chain, mso = self._verify_issuer_signed(signed, doc_type=doc_type, at=now)
+        return self._result(doc_type, elements, chain, mso, Channel.UNKNOWN, DeviceAuthKind.NONE, now)
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def _now(self, at: datetime | None) -> datetime:
+        return require_aware(at) if at is not None else require_aware(self._clock.now())
+
+    def _result(
+        self,
+        doc_type: str,
+        elements: dict[str, dict[str, Any]],
+        chain: tuple[x509.Certificate, ...],
+        mso: _MSO,
+        channel: Channel,
+        kind: DeviceAuthKind,
+        at: datetime,
+    ) -> Presentation:
+        if not self._allow_individual_number and any(
+            INDIVIDUAL_NUMBER_ELEMENT in v for v in elements.values()
+        ):
+            raise IndividualNumberRefusedError(
+                "the response discloses individual_number_unicode; the verifier was not built to accept it"
+            )
+        frozen = MappingProxyType({ns: MappingProxyType(items) for ns, items in elements.items()})
+        return Presentation(
+            doc_type=doc_type,
+            elements=frozen,
+            issuer_chain=chain,
+            validity=mso.validity,
+            channel=channel,
+            device_auth=kind,
+            digest_algorithm=mso.digest_algorithm,
+            device_key=mso.device_key,
+            verified_at=at,
+        )
+
+    def _verify_document(
+        self,
+        document: Mapping[Any, Any],
+        *,
+        transcript: SessionTranscript,
+        reader_private_key: ec.EllipticCurvePrivateKey | None,
+        at: datetime,
+    ) -> Presentation:
+        doc_type = expect_str(document.get("docType"), "docType")
+        issuer_signed = expect_map(document.get("issuerSigned"), "issuerSigned")
+        elements, chain, mso = self._verify_issuer_signed(issuer_signed, doc_type=doc_type, at=at)
+        device_signed = expect_map(document.get("deviceSigned"), "deviceSigned")
+        kind = self._verify_device(
+            device_signed,
+            doc_type=doc_type,
+            mso=mso,
+            transcript=transcript,
+            reader_private_key=reader_private_key,
+        )
+        return self._result(doc_type, elements, chain, mso, transcript.channel, kind, at)
+
+    def _verify_issuer_signed(
+        self, issuer_signed: Mapping[Any, Any], *, doc_type: str, at: datetime
+    ) -> tuple[dict[str, dict[str, Any]], tuple[x509.Certificate, ...], _MSO]:
+        issuer_auth = parse_cose(
+            issuer_signed.get("issuerAuth"), tag=TAG_COSE_SIGN1, what="issuerAuth", options=self._options
+        )
+        chain = self._iaca.validate(_x5chain(issuer_auth), at=at)
+        ds = chain[0]
+        ds_key = ds.public_key()
+        if not isinstance(ds_key, ec.EllipticCurvePublicKey):
+            raise MdocVerificationError(
+                "document signer key is not an EC key", reason=Reason.UNSUPPORTED_ALGORITHM
+            )
+        if issuer_auth.payload is None:
+            raise MalformedInputError("issuerAuth has no payload (the MSO)")
+        verify_sign1(issuer_auth, ds_key, failure=Reason.ISSUER_SIGNATURE_INVALID)
+        mso = _parse_mso(issuer_auth.payload, self._options)
+        if mso.doc_type != doc_type:
+            raise MdocVerificationError(
+                "the MSO's docType differs from the document's", reason=Reason.DOCTYPE_MISMATCH
+            )
+        validity = mso.validity
+        if not validity.valid_from <= at <= validity.valid_until:
+            raise MdocVerificationError(
+                "the MSO is not valid at the verification time (validityInfo)", reason=Reason.MSO_NOT_VALID
+            )
+        if not ds.not_valid_before_utc <= validity.signed <= ds.not_valid_after_utc:
+            raise MdocVerificationError(
+                "the MSO was signed outside the document signer certificate's validity",
+                reason=Reason.MSO_NOT_VALID,
+            )
+        elements = self._check_items(issuer_signed.get("nameSpaces", {}), mso)
+        return elements, chain, mso
+
+    def _check_items(self, name_spaces: object, mso: _MSO) -> dict[str, dict[str, Any]]:
+        digest_name = _DIGESTS[mso.digest_algorithm]
+        result: dict[str, dict[str, Any]] = {}
+        for namespace, items in expect_map(name_spaces, "IssuerNameSpaces").items():
+            namespace = expect_str(namespace, "namespace")
+            digests = mso.value_digests.get(namespace)
+            values: dict[str, Any] = {}
+            seen_ids: set[int] = set()
+            for item_bytes in expect_list(items, "IssuerSignedItems"):
+                encoded = expect_encoded(item_bytes, "IssuerSignedItemBytes")
+                item = expect_map(encoded.decode(self._options), "IssuerSignedItem")
+                digest_id = item.get("digestID")
+                identifier = expect_str(item.get("elementIdentifier"), "elementIdentifier")
+                if not isinstance(digest_id, int) or isinstance(digest_id, bool) or digest_id < 0:
+                    raise MalformedInputError("digestID must be an unsigned integer")
+                expect_bytes(item.get("random"), "random")
+                if "elementValue" not in item:
+                    raise MalformedInputError("IssuerSignedItem lacks elementValue")
+                if digest_id in seen_ids or identifier in values:
+                    raise MalformedInputError("an element or digestID is disclosed twice in one namespace")
+                seen_ids.add(digest_id)
+                expected = digests.get(digest_id) if digests is not None else None
+                if expected is None:
+                    raise MdocVerificationError(
+                        f"element {namespace}/{identifier} has no digest in the MSO",
+                        reason=Reason.DIGEST_MISSING,
+                    )
+                actual = hashlib.new(digest_name, encoded.raw).digest()
+                if not hmac.compare_digest(actual, expected):
+                    raise MdocVerificationError(
+                        f"digest of element {namespace}/{identifier} does not match the MSO",
+                        reason=Reason.DIGEST_MISMATCH,
+                    )
+                values[identifier] = item["elementValue"]
+            result[namespace] = values
+        return result
+
+    def _verify_device(
+        self,
+        device_signed: Mapping[Any, Any],
+        *,
+        doc_type: str,
+        mso: _MSO,
+        transcript: SessionTranscript,
+        reader_private_key: ec.EllipticCurvePrivateKey | None,
+    ) -> DeviceAuthKind:
+        namespaces_bytes = expect_encoded(device_signed.get("nameSpaces"), "DeviceNameSpacesBytes")
+        expect_map(namespaces_bytes.decode(self._options), "DeviceNameSpaces")
+        device_auth = expect_map(device_signed.get("deviceAuth"), "DeviceAuth")
+        if len(device_auth) != 1:
+            raise MalformedInputError("DeviceAuth must hold exactly one of deviceSignature or deviceMac")
+        payload = device_authentication_bytes(transcript, doc_type, namespaces_bytes)
+        if "deviceSignature" in device_auth:
+            message = parse_cose(
+                device_auth["deviceSignature"],
+                tag=TAG_COSE_SIGN1,
+                what="deviceSignature",
+                options=self._options,
+            )
+            _detached(message, "deviceSignature")
+            verify_sign1(
+                message, mso.device_key, detached_payload=payload, failure=Reason.DEVICE_AUTH_INVALID
+            )
+            return DeviceAuthKind.SIGNATURE
+        if "deviceMac" in device_auth:
+            message = parse_cose(
+                device_auth["deviceMac"], tag=TAG_COSE_MAC0, what="deviceMac", options=self._options
+            )
+            _detached(message, "deviceMac")
+            if reader_private_key is None:
+                raise ConfigurationError(
+                    "the response is authenticated by deviceMac: the reader's private key is needed"
+                )
+            key = emac_key(reader_private_key, mso.device_key, transcript)
+            verify_mac0(message, key, detached_payload=payload, failure=Reason.DEVICE_AUTH_INVALID)
+            return DeviceAuthKind.MAC
+        raise MalformedInputError("DeviceAuth holds neither deviceSignature nor deviceMac")
+
+
+def _detached(message: CoseMessage, what: str) -> None:
+    if message.payload is not None:
+        raise MalformedInputError(f"{what} must have a detached (nil) payload")
+
+
+def device_authentication_bytes(
+    transcript: SessionTranscript, doc_type: str, namespaces: EncodedCBOR
+) -> bytes:
+    """``DeviceAuthenticationBytes`` (§9.1.3.4) from the exact transcript and DeviceNameSpacesBytes."""
+    from .cbor import dumps
+
+    inner = b"\x84" + dumps("DeviceAuthentication") + transcript.raw + dumps(doc_type) + namespaces.raw
+    return EncodedCBOR.wrap(inner).raw
+
+
+def emac_key(
+    reader_private_key: ec.EllipticCurvePrivateKey,
+    device_key: ec.EllipticCurvePublicKey,
+    transcript: SessionTranscript,
+) -> bytes:
+    """EMacKey (§9.1.3.5): HKDF-SHA256(ECDH(reader, device), salt=SHA-256(SessionTranscriptBytes),
+    info="EMacKey", 32 bytes).
+
+    Raises:
+        MdocVerificationError: DEVICE_AUTH_INVALID when the keys are on different curves.
+    """
+    if reader_private_key.curve.name != device_key.curve.name:
+        raise MdocVerificationError(
+            "reader key and device key are on different curves", reason=Reason.DEVICE_AUTH_INVALID
+        )
+    shared = reader_private_key.exchange(ec.ECDH(), device_key)
+    salt = hashlib.sha256(transcript.tagged).digest()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"EMacKey").derive(shared)
+
+
+def _x5chain(message: CoseMessage) -> list[x509.Certificate]:
+    value = message.unprotected.get(HEADER_X5CHAIN, message.protected.get(HEADER_X5CHAIN))
+    if value is None:
+        raise VerificationError("issuerAuth carries no x5chain (label 33)", reason=Reason.UNTRUSTED_ISSUER)
+    ders = [value] if isinstance(value, bytes) else expect_list(value, "x5chain")
+    if not ders or len(ders) > MAX_X5CHAIN:
+        raise MalformedInputError(f"x5chain must hold 1 to {MAX_X5CHAIN} certificates")
+    certificates = []
+    for der in ders:
+        try:
+            certificates.append(x509.load_der_x509_certificate(expect_bytes(der, "x5chain certificate")))
+        except ValueError as exc:
+            raise MalformedInputError("x5chain holds a certificate that is not DER") from exc
+    return certificates
+
+
+def _tdate(value: object, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise MalformedInputError(f"validityInfo.{what} must be a tdate (tag 0)")
+    return value
+
+
+def _parse_mso(payload: bytes, options: CBOROptions) -> _MSO:
+    wrapped = loads(payload, options)
+    mso = expect_map(
+        expect_encoded(wrapped, "MobileSecurityObjectBytes").decode(options), "MobileSecurityObject"
+    )
+    expect_str(mso.get("version"), "MSO version")
+    algorithm = expect_str(mso.get("digestAlgorithm"), "digestAlgorithm")
+    if algorithm not in _DIGESTS:
+        raise MdocVerificationError(
+            f"MSO digest algorithm {algorithm!r} is not SHA-256/384/512", reason=Reason.UNSUPPORTED_ALGORITHM
+        )
+    size = hashlib.new(_DIGESTS[algorithm]).digest_size
+    value_digests: dict[str, dict[int, bytes]] = {}
+    for namespace, digests in expect_map(mso.get("valueDigests"), "valueDigests").items():
+        table: dict[int, bytes] = {}
+        for digest_id, digest in expect_map(digests, "DigestIDs").items():
+            if not isinstance(digest_id, int) or isinstance(digest_id, bool):
+                raise MalformedInputError("valueDigests keys must be integers")
+            if len(expect_bytes(digest, "digest")) != size:
+                raise MalformedInputError("an MSO digest has the wrong length for its algorithm")
+            table[digest_id] = digest
+        value_digests[expect_str(namespace, "valueDigests namespace")] = table
+    key_info = expect_map(mso.get("deviceKeyInfo"), "deviceKeyInfo")
+    device_key = cose_key_to_public_key(key_info.get("deviceKey"))
+    info = expect_map(mso.get("validityInfo"), "validityInfo")
+    expected_update = info.get("expectedUpdate")
+    validity = ValidityInfo(
+        signed=_tdate(info.get("signed"), "signed"),
+        valid_from=_tdate(info.get("validFrom"), "validFrom"),
+        valid_until=_tdate(info.get("validUntil"), "validUntil"),
+        expected_update=_tdate(expected_update, "expectedUpdate") if expected_update is not None else None,
+    )
+    return _MSO(
+        digest_algorithm=algorithm,
+        doc_type=expect_str(mso.get("docType"), "MSO docType"),
+        value_digests=value_digests,
+        device_key=device_key,
+        validity=validity,
+    )
