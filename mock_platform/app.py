@@ -9,7 +9,9 @@ Run it with ``myna-mock serve`` or ``uvicorn --factory mock_platform.app:create_
 ``app.state.ca_service`` holds the :class:`~mock_platform.ca.service.CAService` of that app instance for
 in-process callers (tests, demos) that want the facade next to the HTTP API, and
 ``app.state.lifecycle`` the :class:`~mock_platform.issuance.service.LifecycleService` (residents, cards,
-smartphones; routes in :mod:`mock_platform.routes.lifecycle` and :mod:`mock_platform.routes.smartphone`).
+smartphones; routes in :mod:`mock_platform.routes.lifecycle` and :mod:`mock_platform.routes.smartphone`),
+``app.state.mdoc`` the :class:`~mock_platform.mdoc.service.MdocService` (the iPhone attribute credential;
+routes in :mod:`mock_platform.routes.mdoc`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .ca.service import CAConfig, CAService
 from .clock import Clock, MockClock, SystemClock
 from .db import Database
 from .issuance.service import LifecycleConfig, LifecycleService
-from .routes import admin, ca, lifecycle, ocsp, smartphone
+from .mdoc.service import MdocConfig, MdocService
+from .routes import admin, ca, lifecycle, mdoc, ocsp, smartphone
 from .routes.lifecycle_models import install_lifecycle_problem_handler
 from .routes.problems import BodySizeLimitMiddleware, install_problem_handlers
 from .settings import Settings
@@ -53,6 +56,7 @@ def create_app(
     database: Database | None = None,
     config: CAConfig | None = None,
     lifecycle_config: LifecycleConfig | None = None,
+    mdoc_config: MdocConfig | None = None,
 ) -> FastAPI:
     """Build one application instance.
 
@@ -65,6 +69,8 @@ def create_app(
         config: CA behaviour; default: derived from ``settings`` (:func:`ca_config_from_settings`).
         lifecycle_config: smartphone-lifecycle behaviour (notice rules, PIN hasher…); default
             :class:`LifecycleConfig` (argon2id at OWASP parameters).
+        mdoc_config: the attribute-credential issuer (curve, validity, renewal); default
+            :class:`MdocConfig` (P-256/ES256, 30 days, re-issued 7 days before expiry).
 
     Opens the database, creates missing tables and, on first start, the CA generations (RSA key
     generation: about a second).
@@ -79,6 +85,7 @@ def create_app(
     )
 
     lifecycle_service = LifecycleService(database, clock, service, lifecycle_config)
+    mdoc_service = MdocService.create(database, clock, mdoc_config)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -102,8 +109,10 @@ def create_app(
     app.include_router(admin.build_router(service, clock=clock, test_mode=settings.test_mode))
     app.include_router(lifecycle.build_router(lifecycle_service))
     app.include_router(smartphone.build_router(lifecycle_service))
+    app.include_router(mdoc.build_router(mdoc_service))
     app.state.ca_service = service
     app.state.lifecycle = lifecycle_service
+    app.state.mdoc = mdoc_service
     app.state.settings = settings
     app.state.clock = clock
     return app

@@ -428,3 +428,79 @@ class NoticeRecord(Base):
     kind: Mapped[str] = mapped_column(String(32))
     deliver_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Attribute credential (mdoc) of the iPhone My Number Card (mock_platform.mdoc).
+#
+# * ``mdoc_signers``: the IACA root(s) and document signers, keys stored like the CA keys;
+# * ``mdoc_bindings``: a device key bound to an iPhone registration (the holder key of its credentials);
+#   ``active_registration_id`` is UNIQUE and NULL once invalidated: at most one live binding per
+#   registration, held by the schema (the nullable-slot pattern above);
+# * ``mdoc_credentials``: each issued IssuerSigned (re-issued before expiry: several per binding).
+# ---------------------------------------------------------------------------------------------------------
+
+
+class MdocSignerRecord(Base):
+    """An IACA root (``iaca``) or a document signer (``document_signer``): certificate and key."""
+
+    __tablename__ = "mdoc_signers"
+    __table_args__ = (
+        UniqueConstraint("role", "curve", "sequence", name="uq_mdoc_signer_sequence"),
+        CheckConstraint("role IN ('iaca', 'document_signer')", name="ck_mdoc_signer_role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    curve: Mapped[str] = mapped_column(String(8))
+    sequence: Mapped[int] = mapped_column(Integer)
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("mdoc_signers.id"), default=None)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MdocBindingRecord(Base):
+    """A device key bound to one iPhone registration, and whether its credentials are still valid."""
+
+    __tablename__ = "mdoc_bindings"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'invalidated')", name="ck_mdoc_binding_status"),
+        CheckConstraint(
+            "(status = 'active') = (active_registration_id IS NOT NULL)", name="ck_mdoc_binding_slot"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("smartphone_registrations.id"), index=True)
+    active_registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smartphone_registrations.id"), unique=True
+    )
+    device_key_cose: Mapped[bytes] = mapped_column(LargeBinary)
+    attributes_version: Mapped[int] = mapped_column(Integer)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    invalidation_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MdocCredentialRecord(Base):
+    """One issued credential: the IssuerSigned CBOR (personal data: never logged) and its validity."""
+
+    __tablename__ = "mdoc_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    binding_id: Mapped[int] = mapped_column(ForeignKey("mdoc_bindings.id"), index=True)
+    signer_id: Mapped[int] = mapped_column(ForeignKey("mdoc_signers.id"))
+    doc_type: Mapped[str] = mapped_column(String(64))
+    issuer_signed: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    expected_update: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

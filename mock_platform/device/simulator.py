@@ -11,7 +11,13 @@ or ``httpx.Client(base_url="http://127.0.0.1:8700")`` against ``myna-mock serve`
 * :class:`Smartphone` — an Android handset or an iPhone: every step of §2, §3, §4 and §5-B as a method
   (step by step, plus ``*_all`` conveniences that run a whole screen sequence), notices, and the RP side:
   :meth:`Smartphone.sign` / :meth:`Smartphone.sign_cms` (signing certificate) and
-  :meth:`Smartphone.authenticate` (user-authentication certificate).
+  :meth:`Smartphone.authenticate` (user-authentication certificate); on an iPhone, the attribute
+  credential (mdoc): :meth:`Smartphone.fetch_credential` (done by :meth:`Smartphone.provision`),
+  :meth:`Smartphone.sync_credential`, and presentations — :meth:`Smartphone.present` (raw DeviceResponse
+  for a given SessionTranscript), :meth:`Smartphone.present_apple` (iOS app, ``APPLE-HPKE-v1``),
+  :meth:`Smartphone.present_dc_api` (``org-iso-mdoc``, 18013-7 Annex C) and
+  :meth:`Smartphone.present_openid4vp` (OpenID4VP over the DC API). On Android each raises
+  :class:`AttributeProofUnsupportedProblemError` (``ATTRIBUTE_PROOF_UNSUPPORTED``).
 
 Errors from the platform raise :class:`PlatformProblemError` carrying the problem document (``code``,
 ``status``, extra members such as ``remaining_tries``). The simulator does not model the handset's local
@@ -23,18 +29,32 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import cbor2
 import httpx
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..ca.keys import KeyType
+from ..ca.keys import KeyType, public_key_pem
 from ..ca.profile import CertificateKind, FormFactor
 from ..ca.token import TokenSimulator
 from ..issuance.service import card_read_message
+from ..mdoc.cose import public_key_from_cose
+from ..mdoc.transcript import (
+    DCAPI,
+    apple_envelope,
+    apple_session_transcript,
+    b64url,
+    b64url_decode,
+    dcapi_encrypted_response,
+    dcapi_session_transcript,
+    openid4vp_dcapi_session_transcript,
+)
+from .wallet import DeviceRequestError, RequestedDocument, build_device_response, parse_device_request
 
 #: Makes a fresh token (a key pair generated on the card or in the phone's secure element).
 KeyFactory = Callable[[FormFactor], TokenSimulator]
@@ -62,6 +82,53 @@ class PlatformProblemError(Exception):
 
     def __getitem__(self, key: str) -> Any:
         return self.body[key]
+
+
+class AttributeProofUnsupportedProblemError(PlatformProblemError):
+    """An Android handset asked for an attribute proof: the platform's typed "not supported".
+
+    ``code`` is ``ATTRIBUTE_PROOF_UNSUPPORTED`` (the same problem the platform's credential routes answer
+    for an Android registration); ``body["fallback"]`` names the alternative
+    (``jpki_signing_certificate``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            409,
+            {
+                "type": "https://myna-rp.example/problems/attribute-proof-unsupported",
+                "title": "Attribute proofs are not supported on Android",
+                "status": 409,
+                "detail": "Android carries no attribute proof (Android端末では未対応)",
+                "code": "ATTRIBUTE_PROOF_UNSUPPORTED",
+                "fallback": "jpki_signing_certificate",
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCredential:
+    """The attribute credential held in the iPhone's Wallet (``issuer_signed``: IssuerSigned CBOR)."""
+
+    credential_id: str
+    doc_type: str
+    issuer_signed: bytes
+    signed: datetime
+    valid_from: datetime
+    valid_until: datetime
+    expected_update: datetime
+
+    @classmethod
+    def from_json(cls, body: _JSON) -> HeldCredential:
+        return cls(
+            credential_id=body["credential_id"],
+            doc_type=body["doc_type"],
+            issuer_signed=base64.b64decode(body["issuer_signed"]),
+            signed=datetime.fromisoformat(body["signed"]),
+            valid_from=datetime.fromisoformat(body["valid_from"]),
+            valid_until=datetime.fromisoformat(body["valid_until"]),
+            expected_update=datetime.fromisoformat(body["expected_update"]),
+        )
 
 
 class _Api:
@@ -241,6 +308,8 @@ class Smartphone:
     registration_id: str | None = None
     signing: TokenSimulator | None = None
     user_authentication: TokenSimulator | None = None
+    mdoc_device_key: ec.EllipticCurvePrivateKey | None = None
+    mdoc_credential: HeldCredential | None = None
 
     def __post_init__(self) -> None:
         if self.platform not in ("android", "iphone"):
@@ -392,8 +461,11 @@ class Smartphone:
         return self._remember(self._post(f"/iphone/additions/{self._reg()}/wallet"))
 
     def provision(self) -> _JSON:
-        """Fetch the certificates once usable (``NOT_READY`` while pending)."""
-        return self._remember(self._post(f"/iphone/additions/{self._reg()}/provision"))
+        """Fetch the certificates once usable (``NOT_READY`` while pending), then the attribute
+        credential bound to a fresh device key (:meth:`fetch_credential`): Wallet provisioning."""
+        body = self._remember(self._post(f"/iphone/additions/{self._reg()}/provision"))
+        self.fetch_credential(new_key=True)
+        return body
 
     def iphone_add_all(
         self,
@@ -481,6 +553,158 @@ class Smartphone:
         )
         return result
 
+    # -- attribute credential (mdoc, iPhone only) ----------------------------------------------------
+
+    def _require_iphone(self) -> None:
+        if self.platform != "iphone":
+            raise AttributeProofUnsupportedProblemError()
+
+    def fetch_credential(self, *, new_key: bool = False) -> HeldCredential:
+        """Bind the device key (a P-256 key of the secure element, generated here if missing or when
+        ``new_key``) and fetch the current credential: ``POST /iphone/additions/{id}/credential``."""
+        self._require_iphone()
+        if self.mdoc_device_key is None or new_key:
+            self.mdoc_device_key = ec.generate_private_key(ec.SECP256R1())
+        body = self._post(
+            f"/iphone/additions/{self._reg()}/credential",
+            {"device_public_key_pem": public_key_pem(self.mdoc_device_key.public_key())},
+        )
+        self.mdoc_credential = HeldCredential.from_json(body)
+        return self.mdoc_credential
+
+    def sync_credential(self) -> HeldCredential:
+        """What Wallet does before presenting: ``GET`` the current credential (re-issued by the platform
+        when due). An invalidated credential is removed from the device and the problem re-raised
+        (``CREDENTIAL_INVALIDATED`` with its ``reason``)."""
+        self._require_iphone()
+        if self.mdoc_credential is None or self.mdoc_device_key is None:
+            return self.fetch_credential()
+        try:
+            body = self._api.call(
+                "GET", f"/iphone/additions/{self._reg()}/credential", params={"device_id": self.device_id}
+            )
+        except PlatformProblemError:
+            self.mdoc_credential = None
+            raise
+        self.mdoc_credential = HeldCredential.from_json(body)
+        return self.mdoc_credential
+
+    def _held(self, sync: bool) -> tuple[HeldCredential, ec.EllipticCurvePrivateKey]:
+        self._require_iphone()
+        credential = self.sync_credential() if sync else self.mdoc_credential
+        if credential is None or self.mdoc_device_key is None:
+            raise LookupError("this iPhone holds no attribute credential")
+        return credential, self.mdoc_device_key
+
+    def present(
+        self,
+        device_request: bytes | Iterable[RequestedDocument],
+        session_transcript: bytes,
+        *,
+        withhold: Iterable[tuple[str, str]] = (),
+        sync: bool = True,
+    ) -> bytes:
+        """The DeviceResponse (CBOR) for ``device_request`` bound to ``session_transcript`` (exact bytes).
+
+        Selective disclosure (only requested elements; ``withhold`` lets the user decline some) and a
+        detached device signature. ``sync=False`` presents what the device holds without asking the
+        platform (an offline or tampered device: the credential may have been invalidated meanwhile).
+
+        Raises:
+            AttributeProofUnsupportedProblemError: on Android.
+            PlatformProblemError: the platform's answer to the sync (``CREDENTIAL_INVALIDATED``…).
+            DeviceRequestError: the request is malformed.
+        """
+        credential, key = self._held(sync)
+        requests = (
+            parse_device_request(device_request)
+            if isinstance(device_request, bytes)
+            else list(device_request)
+        )
+        return build_device_response(
+            issuer_signed=credential.issuer_signed,
+            doc_type=credential.doc_type,
+            device_key=key,
+            requests=requests,
+            session_transcript=session_transcript,
+            withhold=withhold,
+        )
+
+    def present_apple(
+        self,
+        device_request: bytes,
+        *,
+        nonce: bytes,
+        merchant_id: str,
+        team_id: str,
+        recipient_public_key: ec.EllipticCurvePublicKey,
+        withhold: Iterable[tuple[str, str]] = (),
+        sync: bool = True,
+    ) -> bytes:
+        """In an iOS app (Apple "Verify with Wallet"): the CBOR ``APPLE-HPKE-v1`` envelope sealing
+        ``{"identity": DeviceResponse}`` to ``recipient_public_key`` (the RP's encryption key)."""
+        self._require_iphone()
+        transcript = apple_session_transcript(
+            nonce=nonce, merchant_id=merchant_id, team_id=team_id, recipient_public_key=recipient_public_key
+        )
+        response = self.present(device_request, transcript, withhold=withhold, sync=sync)
+        return apple_envelope(
+            response, recipient_public_key=recipient_public_key, session_transcript=transcript
+        )
+
+    def present_dc_api(
+        self,
+        request: Mapping[str, str],
+        *,
+        origin: str,
+        withhold: Iterable[tuple[str, str]] = (),
+        sync: bool = True,
+    ) -> dict[str, str]:
+        """W3C Digital Credentials API, protocol ``org-iso-mdoc`` (ISO/IEC 18013-7 Annex C).
+
+        Args:
+            request: ``{"deviceRequest": b64url, "encryptionInfo": b64url}`` as the page passed it.
+            origin: the web origin the browser reports (e.g. ``https://shop.example``).
+
+        Returns:
+            ``{"response": b64url(CBOR(["dcapi", {"enc", "cipherText"}]))}``.
+        """
+        self._require_iphone()
+        encryption_info = str(request.get("encryptionInfo", ""))
+        recipient = _dcapi_recipient(encryption_info)
+        transcript = dcapi_session_transcript(encryption_info, origin)
+        device_request = b64url_decode(str(request.get("deviceRequest", "")))
+        response = self.present(device_request, transcript, withhold=withhold, sync=sync)
+        encrypted = dcapi_encrypted_response(
+            response, recipient_public_key=recipient, session_transcript=transcript
+        )
+        return {"response": b64url(encrypted)}
+
+    def present_openid4vp(
+        self,
+        request: Mapping[str, Any],
+        *,
+        origin: str,
+        withhold: Iterable[tuple[str, str]] = (),
+        sync: bool = True,
+    ) -> dict[str, Any]:
+        """OpenID4VP over the DC API (``response_mode: dc_api``, unencrypted, so no JWK thumbprint):
+        ``{"vp_token": {<DCQL credential id>: [b64url(DeviceResponse)]}}``. Encrypted responses
+        (``dc_api.jwt``) are not simulated (:class:`DeviceRequestError`)."""
+        self._require_iphone()
+        if request.get("response_mode", "dc_api") != "dc_api":
+            raise DeviceRequestError("only response_mode dc_api (unencrypted) is simulated")
+        nonce = request.get("nonce")
+        if not isinstance(nonce, str) or not nonce:
+            raise DeviceRequestError("the OpenID4VP request needs a nonce")
+        transcript = openid4vp_dcapi_session_transcript(origin, nonce, None)
+        tokens: dict[str, Any] = {}
+        for query_id, wanted in _dcql_documents(request.get("dcql_query")):
+            response = self.present([wanted], transcript, withhold=withhold, sync=sync)
+            tokens[query_id] = [b64url(response)]
+            sync = False  # one platform round trip per request
+        return {"vp_token": tokens}
+
     # -- the RP side ---------------------------------------------------------------------------------
 
     def _token(self, token: TokenSimulator | None, what: str) -> TokenSimulator:
@@ -515,8 +739,57 @@ class Smartphone:
         return self._token(self.user_authentication, "user-authentication").sign(challenge)
 
 
+def _dcapi_recipient(encryption_info: str) -> ec.EllipticCurvePublicKey:
+    """The RP's HPKE key from an 18013-7 ``EncryptionInfo`` (base64url CBOR)."""
+    try:
+        value = cbor2.loads(b64url_decode(encryption_info), max_depth=8, allow_duplicate_keys=False)
+        if not (
+            isinstance(value, list) and len(value) == 2 and value[0] == DCAPI and isinstance(value[1], dict)
+        ):
+            raise DeviceRequestError('EncryptionInfo must be ["dcapi", {nonce, recipientPublicKey}]')
+        if not isinstance(value[1].get("nonce"), bytes):
+            raise DeviceRequestError("EncryptionInfo needs a nonce (bstr)")
+        return public_key_from_cose(value[1]["recipientPublicKey"])
+    except DeviceRequestError:
+        raise
+    except (cbor2.CBORDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DeviceRequestError("malformed EncryptionInfo") from exc
+
+
+def _dcql_documents(query: Any) -> list[tuple[str, RequestedDocument]]:
+    """``(credential query id, requested document)`` of each ``mso_mdoc`` credential query."""
+    if not isinstance(query, Mapping) or not isinstance(query.get("credentials"), list):
+        raise DeviceRequestError("dcql_query needs credentials")
+    documents = []
+    for credential in query["credentials"]:
+        if not isinstance(credential, Mapping) or credential.get("format") != "mso_mdoc":
+            continue
+        meta = credential.get("meta")
+        doc_type = meta.get("doctype_value") if isinstance(meta, Mapping) else None
+        claims = credential.get("claims")
+        if (
+            not isinstance(credential.get("id"), str)
+            or not isinstance(doc_type, str)
+            or not isinstance(claims, list)
+        ):
+            raise DeviceRequestError("an mso_mdoc credential query needs id, meta.doctype_value and claims")
+        elements: dict[str, dict[str, bool]] = {}
+        for claim in claims:
+            path = claim.get("path") if isinstance(claim, Mapping) else None
+            if not (isinstance(path, list) and len(path) == 2 and all(isinstance(p, str) for p in path)):
+                raise DeviceRequestError("an mdoc claim path is [namespace, element]")
+            elements.setdefault(path[0], {})[path[1]] = bool(claim.get("intent_to_retain", False))
+        if elements:
+            documents.append((credential["id"], RequestedDocument(doc_type, elements)))
+    if not documents:
+        raise DeviceRequestError("no mso_mdoc credential query")
+    return documents
+
+
 __all__ = [
+    "AttributeProofUnsupportedProblemError",
     "Card",
+    "HeldCredential",
     "KeyFactory",
     "MunicipalCounter",
     "PlatformProblemError",
