@@ -59,6 +59,9 @@ class _Parser(argparse.ArgumentParser):
 def _read(path: str, what: str) -> bytes:
     """Read a regular file, at most MAX_INPUT_BYTES (a device or FIFO is a usage error, not a hang)."""
     try:
+        # stat before open: opening a FIFO for reading would block until a writer appears.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UsageError(f"{what} {path} is not a regular file")
         with open(path, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise UsageError(f"{what} {path} is not a regular file")

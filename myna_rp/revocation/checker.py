@@ -109,7 +109,17 @@ def _most_severe_then_newest(answers: list[RevocationStatus]) -> RevocationStatu
     the answer with the latest thisUpdate wins; UNKNOWN only when nothing else was said."""
 
     def newest(candidates: list[RevocationStatus]) -> RevocationStatus:
-        return max(candidates, key=lambda a: a.this_update.timestamp() if a.this_update else 0.0)
+        # Ties on thisUpdate are broken by content, never by argument order: the more severe status
+        # (ON_HOLD before GOOD), then the earlier revocation time, then the reason's name.
+        return min(
+            candidates,
+            key=lambda a: (
+                -(a.this_update.timestamp() if a.this_update else 0.0),
+                0 if a.status is CertStatus.ON_HOLD else 1,
+                a.revocation_time.timestamp() if a.revocation_time else 0.0,
+                a.reason.value if a.reason else "",
+            ),
+        )
 
     revoked = [a for a in answers if a.status is CertStatus.REVOKED]
     if revoked:
