@@ -18,9 +18,10 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 from cryptography import x509
@@ -334,12 +335,14 @@ _MDOC_REASONS = frozenset(
         Reason.ATTRIBUTE_PROOF_UNSUPPORTED,
     }
 )
-_MDOC_REASON_FOLD = {
-    Reason.SIGNATURE_INVALID: Reason.ISSUER_SIGNATURE_INVALID,
-    Reason.CERTIFICATE_EXPIRED: Reason.UNTRUSTED_ISSUER,
-    Reason.CERTIFICATE_NOT_YET_VALID: Reason.UNTRUSTED_ISSUER,
-    Reason.ENVELOPE_INVALID: Reason.DEVICE_AUTH_INVALID,
-}
+_MDOC_REASON_FOLD: Mapping[Reason, Reason] = MappingProxyType(
+    {
+        Reason.SIGNATURE_INVALID: Reason.ISSUER_SIGNATURE_INVALID,
+        Reason.CERTIFICATE_EXPIRED: Reason.UNTRUSTED_ISSUER,
+        Reason.CERTIFICATE_NOT_YET_VALID: Reason.UNTRUSTED_ISSUER,
+        Reason.ENVELOPE_INVALID: Reason.DEVICE_AUTH_INVALID,
+    }
+)
 
 
 def cbor_json(value: Any) -> Any:

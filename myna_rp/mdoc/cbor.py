@@ -5,9 +5,11 @@ What "strict" means here (domain-mdoc.md, "CBOR hygiene"; ISO/IEC 18013-5 §8.1 
 - one data item, no trailing bytes; input larger than ``max_bytes`` refused before decoding;
 - duplicate map keys rejected (RFC 8949 §5.6), nesting bounded by ``max_depth``, indefinite lengths
   refused unless allowed; a declared length larger than the input fails without allocating it;
-- tag 24 (encoded CBOR data item) is kept as :class:`EncodedCBOR` holding the **exact received bytes** of
-  the tagged item (tag header, bstr header and content), so digests are computed over what was received
-  and never over a re-encoding (§9.1.2.4, "IssuerSignedItemBytes");
+- tag 24 (encoded CBOR data item) is kept as :class:`EncodedCBOR` holding the **received bytes** of the
+  tagged item (tag header, bstr header and content), so digests are computed over what was received and
+  never over a re-encoding (§9.1.2.4, "IssuerSignedItemBytes"). Fast path: when the item's preferred
+  encoding occurs in the input, those bytes are used; otherwise the input is decoded again one byte at a
+  time and the item's exact span (with its non-preferred headers) is taken from the stream position;
 - tag 1004 (full-date, RFC 8943) must be ``YYYY-MM-DD`` and becomes :class:`datetime.date`;
 - tag 0 (tdate) must be ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds, UTC, §7.2.1 of 18013-5) and becomes an
   aware :class:`datetime.datetime`; fractional seconds and numeric offsets are accepted only with
@@ -23,8 +25,9 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any
 
 import cbor2
@@ -90,26 +93,45 @@ class CBOROptions:
 STRICT = CBOROptions()
 
 
-@dataclass(frozen=True, slots=True)
 class EncodedCBOR:
-    """A tag-24 item (``#6.24(bstr .cbor T)``) exactly as received.
+    """A tag-24 item (``#6.24(bstr .cbor T)``) as received. Immutable (read-only properties).
 
     Attributes:
         raw: the full tagged item: tag header, byte-string header and content, byte for byte.
         content: the embedded CBOR bytes (the byte string's content).
     """
 
-    raw: bytes
-    content: bytes = field(repr=False)
+    __slots__ = ("_content", "_raw")
+
+    def __init__(self, raw: bytes, content: bytes) -> None:
+        self._raw = raw
+        self._content = content
+
+    @property
+    def raw(self) -> bytes:
+        return self._raw
+
+    @property
+    def content(self) -> bytes:
+        return self._content
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EncodedCBOR) and other._raw == self._raw
+
+    def __hash__(self) -> int:
+        return hash(self._raw)
+
+    def __repr__(self) -> str:
+        return f"EncodedCBOR(<{len(self._raw)} bytes>)"
 
     @classmethod
     def wrap(cls, content: bytes) -> EncodedCBOR:
         """Wrap ``content`` in its preferred (shortest) tag-24 encoding."""
-        return cls(raw=cbor2.dumps(cbor2.CBORTag(TAG_ENCODED_CBOR, content)), content=content)
+        return cls(_preferred_tag24(content), content)
 
     def decode(self, options: CBOROptions = STRICT) -> Any:
         """Decode the embedded item with the same strict rules. Raises MalformedInputError."""
-        return loads(self.content, options)
+        return loads(self._content, options)
 
 
 def _full_date(value: object, _immutable: bool) -> date:
@@ -149,6 +171,17 @@ def _keep_tag(tag: int) -> Callable[[object, bool], cbor2.CBORTag]:
         return cbor2.CBORTag(tag, value)
 
     return keep
+
+
+def _base_decoders(lenient_tdate: bool) -> MappingProxyType[int, Callable[[object, bool], Any]]:
+    decoders: dict[int, Callable[[object, bool], Any]] = {tag: _keep_tag(tag) for tag in _UNINTERPRETED_TAGS}
+    decoders[TAG_TDATE] = _tdate_decoder(lenient_tdate)
+    decoders[TAG_FULL_DATE] = _full_date
+    return MappingProxyType(decoders)
+
+
+# Immutable, built once: the semantic decoders that do not depend on the input (tag 24 does).
+_BASE_DECODERS = (_base_decoders(False), _base_decoders(True))
 
 
 def _tag24_start(data: bytes, end: int, length: int) -> int:
@@ -197,40 +230,84 @@ def loads(data: bytes, options: CBOROptions = STRICT) -> Any:
         raise MalformedInputError("empty CBOR input")
     if len(data) > options.max_bytes:
         raise MalformedInputError(f"CBOR input larger than {options.max_bytes} bytes")
+    try:
+        return _decode(data, options, exact_offsets=False)
+    except _NotPreferred:
+        return _decode(data, options, exact_offsets=True)
+
+
+class _NotPreferred(Exception):  # noqa: N818 - internal control flow, never raised to callers
+    """A tag-24 item whose headers are not in preferred serialization: redo with exact offsets."""
+
+
+def _decode(data: bytes, options: CBOROptions, *, exact_offsets: bool) -> Any:
+    # Fast path: the tag-24 item's raw bytes are its preferred encoding (tag header d8 18, shortest bstr
+    # header), confirmed to occur in the input. Otherwise (a non-preferred header) the input is decoded
+    # again reading one byte at a time, so that the stream position gives the item's exact end.
     fp = io.BytesIO(data)
 
     def encoded_cbor(value: object, _immutable: bool) -> EncodedCBOR:
         if not isinstance(value, bytes):
             raise MalformedInputError("tag 24 must enclose a byte string")
-        # read_size=1 below makes the stream position the end of this item, exactly.
-        end = fp.tell()
-        start = _tag24_start(data, end, len(value))
-        return EncodedCBOR(raw=data[start:end], content=value)
+        if exact_offsets:
+            end = fp.tell()
+            return EncodedCBOR(raw=data[_tag24_start(data, end, len(value)) : end], content=value)
+        raw = _preferred_tag24(value)
+        if not _occurs(data, raw):
+            raise _NotPreferred
+        return EncodedCBOR(raw=raw, content=value)
 
-    decoders: dict[int, Callable[[object, bool], Any]] = {tag: _keep_tag(tag) for tag in _UNINTERPRETED_TAGS}
-    decoders[TAG_TDATE] = _tdate_decoder(options.lenient_tdate)
-    decoders[TAG_FULL_DATE] = _full_date
+    decoders = _BASE_DECODERS[options.lenient_tdate].copy()
     decoders[TAG_ENCODED_CBOR] = encoded_cbor
     try:
         decoder = cbor2.CBORDecoder(
             fp,
-            read_size=1,
+            read_size=1 if exact_offsets else 4096,
             semantic_decoders=decoders,
             max_depth=options.max_depth,
             allow_indefinite=options.allow_indefinite,
             allow_duplicate_keys=False,
         )
         value = decoder.decode()
-    except MalformedInputError:
+    except (MalformedInputError, _NotPreferred):
         raise
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, MemoryError, RecursionError) as exc:
         cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, _NotPreferred):
+            raise cause from None
         if isinstance(cause, MalformedInputError):
             raise MalformedInputError(cause.message) from exc
         raise MalformedInputError(f"malformed CBOR: {type(exc).__name__}: {exc}") from exc
+    # cbor2 leaves the stream just after the item it decoded (read-ahead is given back).
     if fp.tell() != len(data):
         raise MalformedInputError(f"{len(data) - fp.tell()} trailing bytes after the CBOR data item")
     return value
+
+
+def _occurs(data: bytes, raw: bytes) -> bool:
+    """``raw in data``, faster for long ``raw``: find a short prefix, then compare in place."""
+    probe = raw[:24]
+    position = data.find(probe)
+    while position >= 0:
+        if data.startswith(raw, position):
+            return True
+        position = data.find(probe, position + 1)
+    return False
+
+
+def _preferred_tag24(content: bytes) -> bytes:
+    n = len(content)
+    if n < 24:
+        header = bytes([0x40 | n])
+    elif n < 0x100:
+        header = b"\x58" + n.to_bytes(1, "big")
+    elif n < 0x10000:
+        header = b"\x59" + n.to_bytes(2, "big")
+    elif n < 0x100000000:
+        header = b"\x5a" + n.to_bytes(4, "big")
+    else:
+        header = b"\x5b" + n.to_bytes(8, "big")
+    return b"\xd8\x18" + header + content
 
 
 def dumps(value: object) -> bytes:
@@ -256,13 +333,15 @@ def _encode_default(encoder: cbor2.CBOREncoder, value: object) -> None:
 
 def expect_map(value: object, what: str) -> Mapping[Any, Any]:
     """Return ``value`` if it is a map, else raise MalformedInputError naming ``what``."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise MalformedInputError(f"{what} must be a CBOR map")
     return value
 
 
 def expect_list(value: object, what: str) -> list[Any]:
-    if not isinstance(value, list | tuple):
+    if type(value) is list:
+        return value
+    if not isinstance(value, tuple):
         raise MalformedInputError(f"{what} must be a CBOR array")
     return list(value)
 

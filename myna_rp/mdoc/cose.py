@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -43,19 +45,25 @@ class CoseAlgorithm(IntEnum):
     HMAC_512_512 = 7
 
 
-_ECDSA: dict[int, tuple[type[ec.EllipticCurve], hashes.HashAlgorithm, int]] = {
-    CoseAlgorithm.ES256: (ec.SECP256R1, hashes.SHA256(), 32),
-    CoseAlgorithm.ES384: (ec.SECP384R1, hashes.SHA384(), 48),
-    CoseAlgorithm.ES512: (ec.SECP521R1, hashes.SHA512(), 66),
-}
-_HMAC: dict[int, str] = {
-    CoseAlgorithm.HMAC_256_256: "sha256",
-    CoseAlgorithm.HMAC_384_384: "sha384",
-    CoseAlgorithm.HMAC_512_512: "sha512",
-}
+_ECDSA: Mapping[int, tuple[type[ec.EllipticCurve], hashes.HashAlgorithm, int]] = MappingProxyType(
+    {
+        CoseAlgorithm.ES256: (ec.SECP256R1, hashes.SHA256(), 32),
+        CoseAlgorithm.ES384: (ec.SECP384R1, hashes.SHA384(), 48),
+        CoseAlgorithm.ES512: (ec.SECP521R1, hashes.SHA512(), 66),
+    }
+)
+_HMAC: Mapping[int, str] = MappingProxyType(
+    {
+        CoseAlgorithm.HMAC_256_256: "sha256",
+        CoseAlgorithm.HMAC_384_384: "sha384",
+        CoseAlgorithm.HMAC_512_512: "sha512",
+    }
+)
 
 # COSE_Key (RFC 9052 §7, RFC 9053 §7.1): kty 2 = EC2; crv 1/2/3 = P-256/P-384/P-521
-_COSE_CURVES: dict[int, ec.EllipticCurve] = {1: ec.SECP256R1(), 2: ec.SECP384R1(), 3: ec.SECP521R1()}
+_COSE_CURVES: Mapping[int, ec.EllipticCurve] = MappingProxyType(
+    {1: ec.SECP256R1(), 2: ec.SECP384R1(), 3: ec.SECP521R1()}
+)
 
 
 @dataclass(frozen=True, slots=True)

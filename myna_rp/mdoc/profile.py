@@ -8,6 +8,7 @@ private services: :func:`build_device_request` refuses it unless ``allow_individ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from ..errors import IndividualNumberRefusedError, MalformedInputError
 from .cbor import EncodedCBOR, dumps
@@ -19,18 +20,20 @@ NS_MDL = "org.iso.18013.5.1"
 MDL_DOCTYPE = "org.iso.18013.5.1.mDL"
 INDIVIDUAL_NUMBER_ELEMENT = "individual_number_unicode"
 
-JP_MNC_ELEMENTS: Mapping[str, tuple[str, ...]] = {
-    NS_23220: ("age_over_18", "age_over_20", "age_in_years", "birth_date", "sex"),
-    NS_JP: (
-        "full_name_unicode",
-        "resident_address_unicode",
-        "local_gov_code_unicode",
-        "birth_date_unicode",
-        "sex_unicode",
-        "portrait",
-        INDIVIDUAL_NUMBER_ELEMENT,
-    ),
-}
+JP_MNC_ELEMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        NS_23220: ("age_over_18", "age_over_20", "age_in_years", "birth_date", "sex"),
+        NS_JP: (
+            "full_name_unicode",
+            "resident_address_unicode",
+            "local_gov_code_unicode",
+            "birth_date_unicode",
+            "sex_unicode",
+            "portrait",
+            INDIVIDUAL_NUMBER_ELEMENT,
+        ),
+    }
+)
 
 
 def build_device_request(

@@ -74,7 +74,8 @@ from .iaca import MAX_X5CHAIN, IACAStore
 from .profile import INDIVIDUAL_NUMBER_ELEMENT
 from .transcript import Channel, SessionTranscript
 
-_DIGESTS = {"SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+_DIGESTS = MappingProxyType({"SHA-256": hashlib.sha256, "SHA-384": hashlib.sha384, "SHA-512": hashlib.sha512})
+_MAX_MEMOISED_SIGNERS = 256
 
 
 class DeviceAuthKind(StrEnum):
@@ -168,6 +169,11 @@ class MdocVerifier:
         self._clock: Clock = clock or SystemClock()
         self._options = cbor_options
         self._allow_individual_number = allow_individual_number
+        # x5chain DER -> parsed certificates and the DS key (bounded; parsing is not a trust decision:
+        # the path is validated on every call).
+        self._signers: dict[
+            tuple[bytes, ...], tuple[tuple[x509.Certificate, ...], ec.EllipticCurvePublicKey]
+        ] = {}
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -318,13 +324,9 @@ class MdocVerifier:
         issuer_auth = parse_cose(
             issuer_signed.get("issuerAuth"), tag=TAG_COSE_SIGN1, what="issuerAuth", options=self._options
         )
-        chain = self._iaca.validate(_x5chain(issuer_auth), at=at)
+        certificates, ds_key = self._signer(_x5chain_der(issuer_auth))
+        chain = self._iaca.validate(certificates, at=at)
         ds = chain[0]
-        ds_key = ds.public_key()
-        if not isinstance(ds_key, ec.EllipticCurvePublicKey):
-            raise MdocVerificationError(
-                "document signer key is not an EC key", reason=Reason.UNSUPPORTED_ALGORITHM
-            )
         if issuer_auth.payload is None:
             raise MalformedInputError("issuerAuth has no payload (the MSO)")
         verify_sign1(issuer_auth, ds_key, failure=Reason.ISSUER_SIGNATURE_INVALID)
@@ -346,8 +348,35 @@ class MdocVerifier:
         elements = self._check_items(issuer_signed.get("nameSpaces", {}), mso)
         return elements, chain, mso
 
+    def _signer(
+        self, ders: tuple[bytes, ...]
+    ) -> tuple[tuple[x509.Certificate, ...], ec.EllipticCurvePublicKey]:
+        cached = self._signers.get(ders)
+        if cached is not None:
+            return cached
+        certificates = []
+        for der in ders:
+            try:
+                certificates.append(x509.load_der_x509_certificate(der))
+            except ValueError as exc:
+                raise MalformedInputError("x5chain holds a certificate that is not DER") from exc
+        try:
+            key = certificates[0].public_key()
+        except (ValueError, TypeError) as exc:  # unsupported or invalid SubjectPublicKeyInfo
+            raise MdocVerificationError(
+                "document signer key cannot be used", reason=Reason.UNSUPPORTED_ALGORITHM
+            ) from exc
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise MdocVerificationError(
+                "document signer key is not an EC key", reason=Reason.UNSUPPORTED_ALGORITHM
+            )
+        if len(self._signers) >= _MAX_MEMOISED_SIGNERS:
+            self._signers.clear()
+        self._signers[ders] = (tuple(certificates), key)
+        return tuple(certificates), key
+
     def _check_items(self, name_spaces: object, mso: _MSO) -> dict[str, dict[str, Any]]:
-        digest_name = _DIGESTS[mso.digest_algorithm]
+        digest = _DIGESTS[mso.digest_algorithm]
         result: dict[str, dict[str, Any]] = {}
         for namespace, items in expect_map(name_spaces, "IssuerNameSpaces").items():
             namespace = expect_str(namespace, "namespace")
@@ -373,7 +402,7 @@ class MdocVerifier:
                         f"element {namespace}/{identifier} has no digest in the MSO",
                         reason=Reason.DIGEST_MISSING,
                     )
-                actual = hashlib.new(digest_name, encoded.raw).digest()
+                actual = digest(encoded.raw).digest()
                 if not hmac.compare_digest(actual, expected):
                     raise MdocVerificationError(
                         f"digest of element {namespace}/{identifier} does not match the MSO",
@@ -460,20 +489,14 @@ def emac_key(
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=b"EMacKey").derive(shared)
 
 
-def _x5chain(message: CoseMessage) -> list[x509.Certificate]:
+def _x5chain_der(message: CoseMessage) -> tuple[bytes, ...]:
     value = message.unprotected.get(HEADER_X5CHAIN, message.protected.get(HEADER_X5CHAIN))
     if value is None:
         raise VerificationError("issuerAuth carries no x5chain (label 33)", reason=Reason.UNTRUSTED_ISSUER)
     ders = [value] if isinstance(value, bytes) else expect_list(value, "x5chain")
     if not ders or len(ders) > MAX_X5CHAIN:
         raise MalformedInputError(f"x5chain must hold 1 to {MAX_X5CHAIN} certificates")
-    certificates = []
-    for der in ders:
-        try:
-            certificates.append(x509.load_der_x509_certificate(expect_bytes(der, "x5chain certificate")))
-        except ValueError as exc:
-            raise MalformedInputError("x5chain holds a certificate that is not DER") from exc
-    return certificates
+    return tuple(expect_bytes(der, "x5chain certificate") for der in ders)
 
 
 def _tdate(value: object, what: str) -> datetime:
@@ -493,7 +516,7 @@ def _parse_mso(payload: bytes, options: CBOROptions) -> _MSO:
         raise MdocVerificationError(
             f"MSO digest algorithm {algorithm!r} is not SHA-256/384/512", reason=Reason.UNSUPPORTED_ALGORITHM
         )
-    size = hashlib.new(_DIGESTS[algorithm]).digest_size
+    size = _DIGESTS[algorithm]().digest_size
     value_digests: dict[str, dict[int, bytes]] = {}
     for namespace, digests in expect_map(mso.get("valueDigests"), "valueDigests").items():
         table: dict[int, bytes] = {}

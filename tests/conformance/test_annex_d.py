@@ -36,7 +36,9 @@ def _key(annex_d: Path, name: str) -> ec.EllipticCurvePrivateKey:
     return ec.derive_private_key(int(keys[name]["d"], 16), ec.SECP256R1())
 
 
-def _verify(annex_d: Path, response: bytes | None = None, transcript: bytes | None = None, **kw) -> Presentation:  # type: ignore[no-untyped-def]
+def _verify(
+    annex_d: Path, response: bytes | None = None, transcript: bytes | None = None, **kw
+) -> Presentation:  # type: ignore[no-untyped-def]
     ds = x509.load_der_x509_certificate((annex_d / "ds_cert.der").read_bytes())
     kw.setdefault("reader_private_key", _key(annex_d, "reader_ephemeral_key"))
     kw.setdefault("at", AT)
@@ -139,7 +141,8 @@ def _cli(annex_d: Path, tmp_path: Path, *extra: str) -> list[str]:
 def test_cli_verify_mdoc_annex_d(annex_d: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify-mdoc", *_cli(annex_d, tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["valid"] is True and out["reason"] is None
+    assert out["valid"] is True
+    assert out["reason"] is None
     assert out["doc_type"] == "org.iso.18013.5.1.mDL"
     assert out["device_auth"] == "mac"
     assert out["valid_until"] == "2021-10-01T13:30:02+00:00"
@@ -167,7 +170,9 @@ def test_cli_verify_age_refuses_without_age_elements(
     assert main(["verify-age", "--min-age", "18", *_cli(annex_d, tmp_path)]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["reason"] == "AGE_NOT_DISCLOSED"
-    assert out["over"] is None and out["minimum_age"] == 18 and out["evidence"] is None
+    assert out["over"] is None
+    assert out["minimum_age"] == 18
+    assert out["evidence"] is None
 
 
 def test_cli_mac_without_reader_key_is_a_usage_error(

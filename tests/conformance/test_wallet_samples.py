@@ -65,7 +65,9 @@ def test_wallet_sample_verifies(vectors: Path, samples: dict[str, dict[str, Any]
     if "device_response" in case:
         transcript = (folder / case["session_transcript"]["file"]).read_bytes()
         assert hashlib.sha256(transcript).hexdigest() == case["session_transcript"]["sha256"]
-        p = verifier.verify((folder / case["device_response"]).read_bytes(), session_transcript=transcript, at=at)
+        p = verifier.verify(
+            (folder / case["device_response"]).read_bytes(), session_transcript=transcript, at=at
+        )
         assert p.device_auth is DeviceAuthKind.SIGNATURE
     else:
         p = verifier.verify_issuer_signed(
