@@ -31,7 +31,7 @@ from .issuance.service import LifecycleConfig, LifecycleService
 from .mdoc.service import MdocConfig, MdocService
 from .routes import admin, ca, lifecycle, mdoc, ocsp, smartphone
 from .routes.lifecycle_models import install_lifecycle_problem_handler
-from .routes.problems import BodySizeLimitMiddleware, install_problem_handlers
+from .routes.problems import BodySizeLimitMiddleware, document_problem_responses, install_problem_handlers
 from .settings import Settings
 
 
@@ -110,6 +110,7 @@ def create_app(
     app.include_router(lifecycle.build_router(lifecycle_service))
     app.include_router(smartphone.build_router(lifecycle_service))
     app.include_router(mdoc.build_router(mdoc_service))
+    document_problem_responses(app)
     app.state.ca_service = service
     app.state.lifecycle = lifecycle_service
     app.state.mdoc = mdoc_service

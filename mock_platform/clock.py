@@ -46,7 +46,7 @@ class MockClock:
 
     def __init__(self, start: datetime) -> None:
         self._lock = threading.Lock()
-        self._now = require_aware(start).astimezone(UTC)
+        self._now = _in_range(require_aware(start).astimezone(UTC))
 
     def now(self) -> datetime:
         with self._lock:
@@ -54,7 +54,10 @@ class MockClock:
 
     def set(self, instant: datetime) -> datetime:
         """Jump to ``instant`` (forwards or backwards) and return it in UTC."""
-        value = require_aware(instant).astimezone(UTC)
+        try:
+            value = _in_range(require_aware(instant).astimezone(UTC))
+        except OverflowError as exc:
+            raise ValueError("instant is outside the range a datetime can hold") from exc
         with self._lock:
             self._now = value
         return value
@@ -62,11 +65,29 @@ class MockClock:
     def advance(self, delta: timedelta) -> datetime:
         """Move forwards by ``delta`` (a negative delta moves backwards) and return the new instant."""
         with self._lock:
-            self._now = self._now + delta
+            try:
+                moved = self._now + delta
+            except OverflowError as exc:
+                raise ValueError("the clock would leave the supported range") from exc
+            self._now = _in_range(moved)
             return self._now
 
     def __repr__(self) -> str:
         return f"MockClock({self.now().isoformat()})"
+
+
+# The mock's supported time range: wide enough for any certificate scenario (J-LIS CA generations span
+# 2015-2033), narrow enough that JST conversions, +10 year validities and CRL schedules never overflow.
+MIN_MOCK_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_MOCK_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not MIN_MOCK_TIME <= value <= MAX_MOCK_TIME:
+        raise ValueError(
+            f"mock time must lie between {MIN_MOCK_TIME.date()} and {MAX_MOCK_TIME.date()} (UTC)"
+        )
+    return value
 
 
 def require_aware(value: datetime, what: str = "datetime") -> datetime:

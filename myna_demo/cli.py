@@ -12,7 +12,14 @@ Steps:
 5. the holder stops using the phone (2-F): the same verification fails with ``CERTIFICATE_REVOKED``;
 6. login with the card's user authentication certificate: only an opaque subject identifier comes back;
 7. iPhone (guide §3): add to Wallet, pending until the usable time (clock advanced), then a signature
-   verified as an iPhone certificate.
+   verified as an iPhone certificate;
+8. age check (属性証明), web Digital Credentials API (``org-iso-mdoc``): a shop selling alcohol (minimum
+   age 20) asks the iPhone for ``age_over_20`` only (``age_request``); the SDK opens the HPKE response,
+   verifies the mdoc against the platform's IACA (``MdocVerifier``) and answers with ``verify_age``;
+9. the same check on a second synthetic resident's Android phone: the phone answers
+   ATTRIBUTE_PROOF_UNSUPPORTED, ``verify_age`` on its JPKI signature raises ``AttributeProofUnsupported``
+   naming the fallback, and with the customer's explicit consent the shop answers from the JPKI signing
+   certificate's date of birth (``allow_jpki_date_of_birth=True``).
 
 Every person here is synthetic.
 """
@@ -20,6 +27,7 @@ Every person here is synthetic.
 from __future__ import annotations
 
 import argparse
+import base64
 import secrets
 import sys
 import tempfile
@@ -31,14 +39,30 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from mock_platform.app import create_app
 from mock_platform.clock import JST, MockClock
-from mock_platform.device import MunicipalCounter, PlatformProblemError, Smartphone
+from mock_platform.device import (
+    AttributeProofUnsupportedProblemError,
+    MunicipalCounter,
+    PlatformProblemError,
+    Smartphone,
+)
 from mock_platform.settings import Settings
+from myna_rp.age import verify_age
 from myna_rp.clock import Clock
-from myna_rp.errors import MynaRPError
+from myna_rp.errors import AttributeProofUnsupported, MynaRPError
 from myna_rp.jpki import JPKIVerifier, TrustStore
+from myna_rp.mdoc import (
+    IACAStore,
+    MdocVerifier,
+    age_request,
+    dcapi_encryption_info,
+    dcapi_transcript,
+    open_dcapi_response,
+)
 from myna_rp.revocation import MemoryRevocationCache, OCSPClient, RevocationChecker, RevocationPolicy
 
 with warnings.catch_warnings():
@@ -54,6 +78,16 @@ RESIDENT: dict[str, Any] = {
     "prefecture": "Osaka-fu",
     "municipality": "Osaka-shi",
 }
+SECOND_RESIDENT: dict[str, Any] = {  # step 9: the Android customer of the age check
+    "name": "見本　一郎",
+    "gender": "1",
+    "date_of_birth": "420000815",  # Heisei, 2000-08-15
+    "address": "大阪府大阪市北区見本町三丁目3番3号",
+    "prefecture": "Osaka-fu",
+    "municipality": "Osaka-shi",
+}
+SHOP_ORIGIN = "https://shop.example"  # the age-gated web shop (DC API origin)
+MINIMUM_AGE = 20  # alcohol and tobacco in Japan
 CARD_SIGNING_PASSWORD = "CARD2024"  # noqa: S105 - synthetic, 6-16 of A-Z0-9
 PHONE_SIGNING_PASSWORD = "PHONE2024"  # noqa: S105 - synthetic
 PIN = "1234"
@@ -201,11 +235,124 @@ class Demo:
             f"   verified: {on_iphone.certificate_kind.value} certificate on {on_iphone.form_factor.value}, "
             f"revocation {on_iphone.revocation.status.value}"
         )
+
+        self.step(f"8. Age check (minimum age {MINIMUM_AGE}): the shop asks the iPhone (web DC API)")
+        if not self.age_check_iphone(iphone, sdk_clock):
+            return 1
+
+        self.step("9. Age check on Android: no attribute proof, JPKI fallback with the customer's consent")
+        if not self.age_check_android(counter, fresh_verifier):
+            return 1
         self.say()
         self.say(
-            "Demo finished: Android and iPhone flows, eKYC verified, revocation enforced, login verified."
+            "Demo finished: Android and iPhone flows, eKYC verified, revocation enforced, login verified, "
+            "age checked (iPhone mdoc, Android JPKI fallback)."
         )
         return 0
+
+    def mdoc_verifier(self, clock: Clock) -> MdocVerifier:
+        """The shop trusts the platform's IACA root (``GET /mdoc/iaca.cer``)."""
+        response = self.http.get("/mdoc/iaca.cer")
+        response.raise_for_status()
+        iaca = x509.load_der_x509_certificate(response.content)
+        self.say(f"   trust anchor {iaca.fingerprint(hashes.SHA256()).hex()[:16]}…  IACA root (mdoc)")
+        return MdocVerifier(IACAStore.from_certificates([iaca]), clock=clock)
+
+    def age_check_iphone(self, iphone: Smartphone, clock: Clock) -> bool:
+        verifier = self.mdoc_verifier(clock)
+        # The shop's request (ISO/IEC 18013-7 Annex C): the minimal DeviceRequest and its HPKE key.
+        shop_key = ec.generate_private_key(ec.SECP256R1())
+        encryption_info = dcapi_encryption_info(
+            nonce=secrets.token_bytes(16), recipient_public_key=shop_key.public_key()
+        )
+        request = {"deviceRequest": _b64url(age_request(MINIMUM_AGE)), "encryptionInfo": encryption_info}
+        self.say(
+            f"   request: org.iso.23220.1/age_over_{MINIMUM_AGE} only, not retained "
+            f"(org-iso-mdoc, origin {SHOP_ORIGIN})"
+        )
+        answer = iphone.present_dc_api(request, origin=SHOP_ORIGIN)  # the browser hands it to Wallet
+        # The shop's side, SDK only: its own transcript, the envelope opened, the mdoc verified.
+        transcript = dcapi_transcript(encryption_info_b64url=encryption_info, origin=SHOP_ORIGIN)
+        response = open_dcapi_response(
+            _b64url_decode(answer["response"]), recipient_private_key=shop_key, session_transcript=transcript
+        )
+        presentation = verifier.verify(response, session_transcript=transcript)
+        disclosed = ", ".join(f"{ns}/{name}" for ns, items in presentation.elements.items() for name in items)
+        self.say(
+            f"   verified: {presentation.doc_type}, channel {presentation.channel.value}, "
+            f"device {presentation.device_auth.value}, valid until "
+            f"{presentation.validity.valid_until.astimezone(JST):%Y-%m-%d %H:%M} JST"
+        )
+        self.say(f"   disclosed: {disclosed} only")
+        age = verify_age(presentation, MINIMUM_AGE)
+        evidence = age.evidence
+        self.say(
+            f"   over {MINIMUM_AGE}: {age.over} (evidence {evidence.source} {evidence.namespace}/"
+            f"{evidence.element})"
+        )
+        return age.over
+
+    def age_check_android(self, counter: MunicipalCounter, verifier: Callable[[], JPKIVerifier]) -> bool:
+        resident_id = counter.enrol(SECOND_RESIDENT)
+        card = counter.issue_card(
+            resident_id,
+            signing_password=CARD_SIGNING_PASSWORD,
+            user_authentication_pin=PIN,
+            card_face_pin=PIN,
+        )
+        android = Smartphone(self.http, "android")
+        applied = android.android_apply_all(
+            card,
+            CARD_SIGNING_PASSWORD,
+            phone_signing_password=PHONE_SIGNING_PASSWORD,
+            phone_user_authentication_pin=PIN,
+        )
+        self.say(
+            f"   second synthetic resident {resident_id}: card issued, Android application {applied['state']}"
+        )
+        self.advance_to(applied["notice_at"])
+        android.register()
+        self.say("   registered: Android smartphone certificates written to the secure element")
+        shop_key = ec.generate_private_key(ec.SECP256R1())
+        request = {
+            "deviceRequest": _b64url(age_request(MINIMUM_AGE)),
+            "encryptionInfo": dcapi_encryption_info(
+                nonce=secrets.token_bytes(16), recipient_public_key=shop_key.public_key()
+            ),
+        }
+        try:
+            android.present_dc_api(request, origin=SHOP_ORIGIN)
+        except AttributeProofUnsupportedProblemError as exc:
+            self.say(f"   the phone answers the mdoc request: {exc.code} (fallback {exc.body['fallback']})")
+        else:
+            self.say("   ERROR: an Android phone presented an attribute proof")
+            return False
+        # The shop asks for a JPKI signature instead and verifies it (path + live OCSP).
+        challenge = secrets.token_bytes(32)
+        signed = verifier().verify_signature(
+            data=challenge, signature=android.sign(challenge), certificate=android.signing_certificate
+        )
+        self.say(
+            f"   JPKI signature verified: {signed.certificate_kind.value} certificate on "
+            f"{signed.form_factor.value}"
+        )
+        try:
+            verify_age(signed, MINIMUM_AGE)
+        except AttributeProofUnsupported as exc:
+            self.say(
+                f"   verify_age: AttributeProofUnsupported ({exc.reason.value}), fallback {exc.fallback}"
+            )
+        else:
+            self.say("   ERROR: verify_age answered from Android evidence without the opt-in")
+            return False
+        self.say("   the customer consents to the fallback: the shop answers from the signing certificate's")
+        self.say("   date of birth (the certificate also carries name, gender, address: not used, not kept)")
+        age = verify_age(signed, MINIMUM_AGE, allow_jpki_date_of_birth=True)
+        self.say(
+            f"   over {MINIMUM_AGE}: {age.over} (evidence {age.evidence.source} {age.evidence.element}, "
+            "allow_jpki_date_of_birth=True)"
+        )
+        return age.over
 
     def expect_problem(self, label: str, call: Callable[[], object], code: str) -> bool:
         try:
@@ -215,6 +362,14 @@ class Demo:
             return exc.code == code
         self.say(f"{label}: ERROR, accepted")
         return False
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @contextmanager

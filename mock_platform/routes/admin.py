@@ -334,9 +334,12 @@ def build_router(service: CAService, *, clock: Clock, test_mode: bool) -> APIRou
         )
         def set_clock(update: ClockUpdate) -> ClockOut:
             target = settable()
-            if update.now is not None:
-                return ClockOut(now=target.set(update.now))
-            assert update.advance_seconds is not None
-            return ClockOut(now=target.advance(timedelta(seconds=update.advance_seconds)))
+            try:
+                if update.now is not None:
+                    return ClockOut(now=target.set(update.now))
+                assert update.advance_seconds is not None
+                return ClockOut(now=target.advance(timedelta(seconds=update.advance_seconds)))
+            except (ValueError, OverflowError) as exc:
+                raise ProblemError(422, "CLOCK_OUT_OF_RANGE", "Clock value out of range", str(exc)) from exc
 
     return router

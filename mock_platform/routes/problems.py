@@ -264,3 +264,35 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def document_problem_responses(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the app does: every 4xx/5xx is ``application/problem+json``.
+
+    FastAPI documents request-validation failures (422) as ``application/json`` ``HTTPValidationError``;
+    this app answers them with a problem document (see :func:`install_problem_handlers`), so the generated
+    schema is rewritten once, on first use, to match (schemathesis checks responses against it).
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                if not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"]["content"] = dict(problem_content)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
