@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/myna-rp demo
 
+# A throw-away PostgreSQL on 127.0.0.1 (installed with apt when missing and root) for the tests that need
+# it; stopped when pytest ends, whatever the outcome. See scripts/test-postgres.sh.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	scripts/with-test-postgres.sh $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check myna_rp mock_platform myna_demo tests benchmarks
@@ -27,9 +29,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_jpki.py
 	$(BIN)/python benchmarks/bench_crl.py
+	$(BIN)/python benchmarks/bench_ocsp_server.py
 
 serve: $(STAMP)
 	$(BIN)/myna-mock serve
 
 clean:
+	-scripts/test-postgres.sh clean
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -42,6 +42,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -73,6 +74,10 @@ def serial_to_hex(serial_number: int) -> str:
     if serial_number < 0:
         raise ValueError("serial numbers are positive")
     return format(serial_number, "x")
+
+
+# Arbitrary, fixed: the advisory-lock key that serialises schema creation (PostgreSQL).
+_DDL_LOCK_KEY = 0x6D796E61
 
 
 class Base(DeclarativeBase):
@@ -213,8 +218,16 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        """Create every table of :data:`Base.metadata` that does not exist yet."""
-        Base.metadata.create_all(self.engine)
+        """Create every table of :data:`Base.metadata` that does not exist yet.
+
+        Several mock instances may start at once on one PostgreSQL database: the DDL runs in one
+        transaction under a transaction-scoped advisory lock, so the second instance waits and then finds
+        the tables (SQLite serialises writers by itself).
+        """
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY})
+            Base.metadata.create_all(connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
