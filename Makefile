@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_jpki.py
 	$(BIN)/python benchmarks/bench_crl.py
 	$(BIN)/python benchmarks/bench_ocsp_server.py
+	$(BIN)/python benchmarks/bench_mdoc.py
 
 serve: $(STAMP)
 	$(BIN)/myna-mock serve
