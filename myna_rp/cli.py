@@ -145,6 +145,17 @@ def revocation_json(status: RevocationStatus | None) -> dict[str, Any]:
     }
 
 
+def _minimum_age(value: str) -> int:
+    """``--min-age``: a whole number of years, 1 to 99 (age_over_NN has two digits, ISO 18013-5 §7.2.5)."""
+    try:
+        years = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= years <= 99:
+        raise argparse.ArgumentTypeError(f"{years} is outside 1-99")
+    return years
+
+
 def _policy_rules(values: Sequence[str]) -> PolicyRules:
     rules = PolicyRules()
     for value in values:
@@ -510,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     age = sub.add_parser("verify-age", help="verify a DeviceResponse and answer an age check")
     _add_mdoc_arguments(age)
-    age.add_argument("--min-age", type=int, default=20, metavar="N", help="minimum age (default 20)")
+    age.add_argument("--min-age", type=_minimum_age, default=20, metavar="N", help="minimum age (default 20)")
     age.set_defaults(func=_cmd_verify_mdoc)
 
     # Plug-ins (e.g. ``demo`` from myna_demo) are loaded only when invoked: the SDK's own commands never

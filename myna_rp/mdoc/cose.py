@@ -30,6 +30,8 @@ TAG_COSE_SIGN1 = 18
 TAG_COSE_MAC0 = 17
 
 HEADER_ALG = 1
+HEADER_CRIT = 2
+_UNDERSTOOD_LABELS = frozenset({1, 2, 3, 4, 33})  # alg, crit, content type, kid, x5chain
 HEADER_KID = 4
 HEADER_X5CHAIN = 33  # RFC 9360
 
@@ -119,6 +121,18 @@ def parse_cose(value: object, *, tag: int, what: str, options: CBOROptions = STR
     unprotected = dict(expect_map(items[1], f"{what} unprotected header"))
     if set(protected) & set(unprotected):
         raise MalformedInputError(f"{what}: a header label appears in both buckets (RFC 9052 §3)")
+    critical = protected.get(HEADER_CRIT)
+    if critical is not None:
+        # RFC 9052 §3.1: crit is a non-empty array of labels that MUST be understood; we understand alg,
+        # crit, content type, kid and x5chain, and reject anything else rather than ignore it.
+        if not isinstance(critical, list) or not critical:
+            raise MalformedInputError(f"{what}: crit must be a non-empty array of labels (RFC 9052 §3.1)")
+        unknown = [label for label in critical if label not in _UNDERSTOOD_LABELS]
+        if unknown:
+            raise MdocVerificationError(
+                f"{what}: critical header label(s) {unknown!r} not understood (RFC 9052 §3.1)",
+                reason=Reason.UNSUPPORTED_ALGORITHM,
+            )
     payload = items[2]
     if payload is not None:
         payload = expect_bytes(payload, f"{what} payload")
