@@ -73,7 +73,7 @@ def create_app(
             :class:`MdocConfig` (P-256/ES256, 30 days, re-issued 7 days before expiry).
 
     Opens the database, creates missing tables and, on first start, the CA generations (RSA key
-    generation: about a second).
+    generation: about a second); then applies the CA outbox left by a process that was killed.
     """
     settings = settings if settings is not None else Settings()
     if clock is None:
@@ -85,6 +85,9 @@ def create_app(
     )
 
     lifecycle_service = LifecycleService(database, clock, service, lifecycle_config)
+    # Crash safety: apply the CA actions (revocations, holds, releases) that a killed process committed
+    # but never ran (the CA outbox, see docs/lifecycle.md "Crash safety").
+    lifecycle_service.settle()
     mdoc_service = MdocService.create(database, clock, mdoc_config)
 
     @asynccontextmanager

@@ -183,6 +183,28 @@ class CRLRecord(Base):
     forced: Mapped[bool] = mapped_column(default=False)
 
 
+class PendingCAActionRecord(Base):
+    """The CA outbox: a revocation-state change that a committed state change requires.
+
+    A lifecycle step that ends, suspends, resumes or supersedes something inserts these rows in the *same*
+    transaction as its state change; after the commit they are applied (``revoke``/``hold``/``release`` of
+    one serial) and deleted, each row in one transaction with its effect (claimed by deleting it). A
+    process killed in between leaves the rows here; the next start (or any later drain, in any process
+    sharing the database) applies them, so revocation always converges to the committed state.
+    """
+
+    __tablename__ = "pending_ca_actions"
+    __table_args__ = (
+        CheckConstraint("action IN ('revoke', 'hold', 'release')", name="ck_pending_ca_action"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial_hex: Mapped[str] = mapped_column(String(42), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 def _is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 

@@ -94,3 +94,9 @@ class InvalidRevocationRequestError(CAError):
     """A revocation request that is well-formed but meaningless (e.g. an invalidity date in the future)."""
 
     code = "INVALID_REVOCATION_REQUEST"
+
+
+class CRLContentionError(CAError):
+    """A forced CRL issue kept losing its CRL number to concurrent issuers (try again later)."""
+
+    code = "CRL_CONTENTION"

@@ -25,6 +25,8 @@ Logs name serial numbers, kinds and reasons only — never attributes or certifi
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -32,8 +34,8 @@ from enum import StrEnum
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ..clock import Clock, require_aware, whole_seconds
@@ -44,6 +46,7 @@ from ..db import (
     Database,
     IssuedCertificateRecord,
     OCSPResponderRecord,
+    PendingCAActionRecord,
     serial_to_hex,
 )
 from .attributes import AttributeEncoding, BasicFourAttributes, DateOfBirth
@@ -53,8 +56,10 @@ from .crl import CRLSchedule, RevokedEntry, build_crl
 from .errors import (
     AlreadyOnHoldError,
     AlreadyRevokedError,
+    CRLContentionError,
     InvalidAttributesError,
     InvalidRevocationRequestError,
+    InvalidTransitionError,
     NotOnHoldError,
     UnknownCAError,
     UnknownCertificateError,
@@ -90,6 +95,8 @@ from .profile import (
 logger = logging.getLogger(__name__)
 
 _SERIAL_ATTEMPTS = 3
+#: Forced CRL issues that lose the CRL number to a concurrent issuer retry with the next one.
+_CRL_NUMBER_ATTEMPTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,14 @@ class CertificateStatus(StrEnum):
     GOOD = "good"
     REVOKED = "revoked"
     ON_HOLD = "on_hold"  # revoked with reason certificateHold; releasable
+
+
+class PendingAction(StrEnum):
+    """What a row of the CA outbox asks for (:meth:`CAService.defer`)."""
+
+    REVOKE = "revoke"
+    HOLD = "hold"
+    RELEASE = "release"
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +351,7 @@ class CAService:
         card_expiry: date | None = None,
         not_after_cap: datetime | None = None,
         attribute_encoding: AttributeEncoding = AttributeEncoding.UTF8_STRING,
+        session: Session | None = None,
     ) -> IssuedCertificate:
         """Issue an end-entity certificate now (per the clock) from the newest valid CA generation.
 
@@ -351,6 +367,9 @@ class CAService:
                 certificates pass the card certificate's expiry (they never outlast it).
             not_after_cap: an additional exact cap.
             attribute_encoding: UTF8String (real) or OCTET STRING otherName values.
+            session: record the certificate inside the caller's open transaction (it exists only if
+                that transaction commits: the lifecycle issues and records a certificate atomically, so a
+                crash can never leave a certificate nobody owns); default: its own transaction.
 
         Returns:
             the certificate and its identifiers.
@@ -393,28 +412,37 @@ class CAService:
                 crl_http_url=crl_http,
                 ocsp_url=self._config.ocsp_url,
             )
-            try:
-                with self._db.transaction() as session:
-                    record = IssuedCertificateRecord(
-                        serial_hex=serial_to_hex(serial_number),
-                        ca_id=ca_id,
-                        kind=kind.value,
-                        form_factor=form_factor.value,
-                        subject_id=subject_id,
-                        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-                        not_before=certificate.not_valid_before_utc,
-                        not_after=certificate.not_valid_after_utc,
-                        issued_at=now,
-                        status=CertificateStatus.GOOD.value,
-                        updated_at=now,
+            record = IssuedCertificateRecord(
+                serial_hex=serial_to_hex(serial_number),
+                ca_id=ca_id,
+                kind=kind.value,
+                form_factor=form_factor.value,
+                subject_id=subject_id,
+                certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+                not_before=certificate.not_valid_before_utc,
+                not_after=certificate.not_valid_after_utc,
+                issued_at=now,
+                status=CertificateStatus.GOOD.value,
+                updated_at=now,
+            )
+            if session is not None:
+                # inside the caller's transaction: no savepoint (pysqlite), so check the serial first
+                taken = session.scalars(
+                    select(IssuedCertificateRecord.id).where(
+                        IssuedCertificateRecord.serial_hex == record.serial_hex
                     )
-                    session.add(record)
-                    session.flush()
-                    session.add(CertificateEventRecord(certificate_id=record.id, event="issued", at=now))
-            except IntegrityError:
-                if attempt == _SERIAL_ATTEMPTS:
-                    raise
-                continue
+                ).first()
+                if taken is not None:
+                    continue  # pragma: no cover - a 159-bit random serial collision
+                _insert_issued(session, record, now)
+            else:
+                try:
+                    with self._db.transaction() as own:
+                        _insert_issued(own, record, now)
+                except IntegrityError:
+                    if attempt == _SERIAL_ATTEMPTS:
+                        raise
+                    continue
             logger.info(
                 "issued %s/%s certificate serial=%s from %s",
                 kind.value,
@@ -431,7 +459,7 @@ class CAService:
                 issuer_purpose=issuer.purpose,
                 issuer_generation=issuer.generation,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise RuntimeError("no free serial number")  # pragma: no cover
 
     # ------------------------------------------------------------------ revocation state
 
@@ -447,7 +475,12 @@ class CAService:
             return x509.load_der_x509_certificate(self._record(session, serial_number).certificate_der)
 
     def revoke(
-        self, serial_number: int, reason: RevocationReason, *, invalidity_date: datetime | None = None
+        self,
+        serial_number: int,
+        reason: RevocationReason,
+        *,
+        invalidity_date: datetime | None = None,
+        session: Session | None = None,
     ) -> CertificateState:
         """Revoke (or, for ``certificateHold``, hold) a certificate now.
 
@@ -459,18 +492,20 @@ class CAService:
         Raises:
             UnknownCertificateError; AlreadyRevokedError; AlreadyOnHoldError (hold twice);
             InvalidRevocationRequestError (bad invalidity date).
+
+        ``session``: apply inside the caller's open transaction (the outbox, :meth:`apply_pending_actions`).
         """
         if reason is RevocationReason.CERTIFICATE_HOLD:
             if invalidity_date is not None:
                 raise InvalidRevocationRequestError("invalidityDate does not apply to certificateHold")
-            return self.hold(serial_number)
+            return self.hold(serial_number, session=session)
         self._loaded_generations()  # never load CAs inside another open transaction
         now = whole_seconds(require_aware(self._clock.now()))  # X.509 times carry whole seconds
         if invalidity_date is not None:
             invalidity_date = whole_seconds(require_aware(invalidity_date, "invalidity date"))
             if invalidity_date > now:
                 raise InvalidRevocationRequestError("the invalidity date lies in the future")
-        with self._db.transaction() as session:
+        with self._in(session) as session:
             record = self._record(session, serial_number, for_update=True)
             if record.status == CertificateStatus.REVOKED:
                 raise AlreadyRevokedError("the certificate is already revoked")
@@ -486,7 +521,7 @@ class CAService:
         logger.info("revoked serial=%s reason=%s", serial_to_hex(serial_number), reason.value)
         return state
 
-    def hold(self, serial_number: int) -> CertificateState:
+    def hold(self, serial_number: int, *, session: Session | None = None) -> CertificateState:
         """Put a good certificate on hold (revoked with reason certificateHold, releasable).
 
         Raises:
@@ -494,7 +529,7 @@ class CAService:
         """
         self._loaded_generations()  # never load CAs inside another open transaction
         now = whole_seconds(require_aware(self._clock.now()))
-        with self._db.transaction() as session:
+        with self._in(session) as session:
             record = self._record(session, serial_number, for_update=True)
             if record.status == CertificateStatus.REVOKED:
                 raise AlreadyRevokedError("the certificate is already revoked")
@@ -516,7 +551,7 @@ class CAService:
         logger.info("held serial=%s", serial_to_hex(serial_number))
         return state
 
-    def release(self, serial_number: int) -> CertificateState:
+    def release(self, serial_number: int, *, session: Session | None = None) -> CertificateState:
         """Release a hold: the certificate is good again (OCSP at once, CRL from its next issue).
 
         Raises:
@@ -524,7 +559,7 @@ class CAService:
         """
         self._loaded_generations()  # never load CAs inside another open transaction
         now = whole_seconds(require_aware(self._clock.now()))
-        with self._db.transaction() as session:
+        with self._in(session) as session:
             record = self._record(session, serial_number, for_update=True)
             if record.status != CertificateStatus.ON_HOLD:
                 raise NotOnHoldError("the certificate is not on hold")
@@ -537,6 +572,81 @@ class CAService:
             state = self._state(record)
         logger.info("released hold on serial=%s", serial_to_hex(serial_number))
         return state
+
+    @contextmanager
+    def _in(self, session: Session | None) -> Iterator[Session]:
+        """The caller's open transaction, or a new one of our own."""
+        if session is not None:
+            yield session
+            return
+        with self._db.transaction() as own:
+            yield own
+
+    # ------------------------------------------------------------------ the outbox
+
+    def defer(
+        self,
+        session: Session,
+        serial_hex: str,
+        action: PendingAction,
+        reason: RevocationReason | None = None,
+    ) -> None:
+        """Record, in the caller's state-change transaction, a CA action that must follow its commit.
+
+        The caller then runs :meth:`apply_pending_actions` after the commit; if the process dies first,
+        the next start (or any later drain) applies it. Actions of one serial apply in insertion order.
+        """
+        if action is PendingAction.REVOKE and reason in (None, RevocationReason.CERTIFICATE_HOLD):
+            raise ValueError("a deferred revocation needs a reason other than certificateHold")
+        session.add(
+            PendingCAActionRecord(
+                serial_hex=serial_hex,
+                action=action.value,
+                reason=reason.value if reason is not None else None,
+                created_at=whole_seconds(require_aware(self._clock.now())),
+            )
+        )
+
+    def apply_pending_actions(self, serial_hex: str | None = None) -> int:
+        """Apply the outbox (oldest first; only ``serial_hex``'s rows if given); the number applied.
+
+        Each row is claimed by deleting it in the transaction that applies it, so concurrent drains (other
+        requests, other processes) never apply a row twice nor out of order. Idempotent: an action whose
+        target state already holds (already revoked, not on hold…) just removes its row. A database error
+        leaves the remaining rows for a later drain (logged, never raised: the state change that asked
+        for them has committed).
+        """
+        self._loaded_generations()  # never load CAs inside another open transaction
+        applied = 0
+        try:
+            with self._db.transaction() as session:
+                query = select(PendingCAActionRecord.id).order_by(PendingCAActionRecord.id)
+                if serial_hex is not None:
+                    query = query.where(PendingCAActionRecord.serial_hex == serial_hex)
+                row_ids = list(session.scalars(query))
+            for row_id in row_ids:
+                with self._db.transaction() as session:
+                    row = session.get(PendingCAActionRecord, row_id)
+                    claimed = session.execute(
+                        delete(PendingCAActionRecord).where(PendingCAActionRecord.id == row_id)
+                    ).rowcount  # type: ignore[attr-defined]
+                    if row is None or claimed != 1:
+                        continue  # another drain applied it
+                    serial = int(row.serial_hex, 16)
+                    try:
+                        if row.action == PendingAction.REVOKE.value:
+                            assert row.reason is not None
+                            self.revoke(serial, RevocationReason(row.reason), session=session)
+                        elif row.action == PendingAction.HOLD.value:
+                            self.hold(serial, session=session)
+                        else:
+                            self.release(serial, session=session)
+                    except (InvalidTransitionError, UnknownCertificateError) as skipped:
+                        logger.info("outbox %s serial=%s: %s", row.action, row.serial_hex, skipped)
+                applied += 1
+        except SQLAlchemyError:
+            logger.warning("CA outbox drain interrupted; the remaining actions stay pending", exc_info=True)
+        return applied
 
     def _record(
         self, session: Session, serial_number: int, *, for_update: bool = False
@@ -590,6 +700,7 @@ class CAService:
             UnknownCAError.
         """
         ca_id, ca = self._generation(purpose, generation)
+        self.apply_pending_actions()
         now = require_aware(self._clock.now())
         for _ in range(2):  # a concurrent issuer may win the CRL number: read its CRL instead
             with self._db.transaction() as session:
@@ -621,6 +732,7 @@ class CAService:
         """
         if generation is not None and purpose is None:
             raise ValueError("a generation number needs a purpose")
+        self.apply_pending_actions()  # a CRL shows every committed state change
         now = require_aware(self._clock.now())
         if generation is not None and purpose is not None:
             targets = [self._generation(purpose, generation)]
@@ -628,9 +740,16 @@ class CAService:
             targets = [
                 (i, g) for i, g in self._loaded_generations() if purpose is None or g.purpose is purpose
             ]
-        return [
-            self._issue_crl(i, g, now, forced=True, omit_next_update=omit_next_update) for i, g in targets
-        ]
+        return [self._force_crl(i, g, now, omit_next_update=omit_next_update) for i, g in targets]
+
+    def _force_crl(self, ca_id: int, ca: CAGeneration, now: datetime, *, omit_next_update: bool) -> CRLInfo:
+        """A forced issue; a concurrent issuer that took the CRL number makes it take the next one."""
+        for _ in range(_CRL_NUMBER_ATTEMPTS):
+            try:
+                return self._issue_crl(ca_id, ca, now, forced=True, omit_next_update=omit_next_update)
+            except IntegrityError:
+                continue  # uq_crl_ca_number: read the new latest number and try again
+        raise CRLContentionError(f"could not allocate a CRL number for {ca.label}")
 
     def _latest_crl(self, session: Session, ca_id: int) -> CRLRecord | None:
         return session.scalars(
@@ -640,10 +759,12 @@ class CAService:
     def _issue_crl(
         self, ca_id: int, ca: CAGeneration, now: datetime, *, forced: bool, omit_next_update: bool
     ) -> CRLInfo:
-        this_update = whole_seconds(now)
-        next_update = None if omit_next_update else self._config.crl_schedule.next_update_for(this_update)
         with self._db.transaction() as session:
             latest = self._latest_crl(session, ca_id)
+            this_update = whole_seconds(now)
+            if latest is not None and latest.this_update > this_update:
+                this_update = latest.this_update  # a concurrent issuer got ahead: never go back in time
+            next_update = None if omit_next_update else self._config.crl_schedule.next_update_for(this_update)
             if (
                 not forced
                 and latest is not None
@@ -725,13 +846,23 @@ class CAService:
         ca_id = next(ca_id for ca_id, g in generations if g is issuer)
         now = whole_seconds(require_aware(self._clock.now()))
         use_delegated = self._config.ocsp_delegated_responder if delegated is None else delegated
+        serial_hex = serial_to_hex(parsed.cert_id.serial_number)
         with self._db.transaction() as session:
             status = self._ocsp_status(session, ca_id, parsed.cert_id.serial_number, now)
+            pending = session.scalars(
+                select(PendingCAActionRecord.id)
+                .where(PendingCAActionRecord.serial_hex == serial_hex)
+                .limit(1)
+            ).first()
             signer = (
                 self._delegated_signer(session, ca_id, issuer, now)
                 if use_delegated
                 else OCSPSigner(issuer.certificate, issuer.private_key)
             )
+        if pending is not None:  # a committed state change whose CA action has not run yet (a crash)
+            self.apply_pending_actions(serial_hex)
+            with self._db.transaction() as session:
+                status = self._ocsp_status(session, ca_id, parsed.cert_id.serial_number, now)
         return build_ocsp_response(
             cert_id=parsed.cert_id,
             status=status,
@@ -790,6 +921,12 @@ class CAService:
         return OCSPSigner(certificate, load_private_key_pem(record.private_key_pem), (certificate,))
 
 
+def _insert_issued(session: Session, record: IssuedCertificateRecord, now: datetime) -> None:
+    session.add(record)
+    session.flush()
+    session.add(CertificateEventRecord(certificate_id=record.id, event="issued", at=now))
+
+
 def _generation_record(generation: CAGeneration, now: datetime) -> CAGenerationRecord:
     return CAGenerationRecord(
         purpose=generation.purpose.value,
@@ -843,4 +980,5 @@ __all__ = [
     "CertificateState",
     "CertificateStatus",
     "IssuedCertificate",
+    "PendingAction",
 ]

@@ -14,10 +14,12 @@ Design
   unlocks it on a real card).
 * **One transaction per state change.** Each step validates, then commits its state change in one
   transaction guarded by ``UPDATE … WHERE state = <expected>`` (so a concurrent step cannot apply twice).
-  Certificates are issued by :class:`CAService` *before* that transaction (it has its own); if the state
-  transaction then fails (a lost race, a unique constraint), the fresh certificates are revoked again
-  (``cessationOfOperation``) and never reach the device. Revocations that follow a state change run
-  after its commit; they are idempotent (an already revoked certificate is skipped).
+  Certificates are issued by :class:`CAService` *inside* that transaction (``session=``), so they exist
+  only if it commits: a lost race or a crash leaves no certificate nobody owns. Revocations, holds and
+  releases that follow a state change are rows of the CA outbox inserted in the same transaction
+  (:meth:`CAService.defer`) and applied right after the commit (:meth:`CAService.apply_pending_actions`,
+  idempotent); what a killed process left is applied at the next start-up (:meth:`settle`) or by any
+  later drain. Register/provision retried on a ``registered`` registration answer the same certificates.
 * **Invariants in the schema.** One smartphone per person and one person per smartphone are UNIQUE
   slot columns (see :mod:`mock_platform.db`); a losing racer gets ``DEVICE_ALREADY_REGISTERED``.
 * **PIN counters** are changed with atomic ``UPDATE … SET failures = failures + 1`` statements in their
@@ -39,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -49,10 +52,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..ca.attributes import BasicFourAttributes, DateOfBirth, Gender
-from ..ca.errors import CAError, InvalidTransitionError
 from ..ca.keys import PublicKey, check_public_key, load_public_key_pem, public_key_pem
 from ..ca.profile import CertificateKind, FormFactor, Locality, RevocationReason
-from ..ca.service import CAService, CertificateStatus, IssuedCertificate
+from ..ca.service import CAService, CertificateStatus, IssuedCertificate, PendingAction
 from ..clock import Clock, require_aware, whole_seconds
 from ..db import (
     CardChallengeRecord,
@@ -287,46 +289,48 @@ class LifecycleService:
         hashes_by_kind = {
             kind: self._config.pin_hasher.hash(value) for kind, value in secrets_by_kind.items()
         }
-        signing = self._issue_card_certificate(
-            resident, CertificateKind.SIGNING, signing_public_key, card_expiry
-        )
-        issued = [signing]
         now = self._now()
-        with self._compensating(issued):
-            authentication = self._issue_card_certificate(
-                resident, CertificateKind.USER_AUTHENTICATION, user_authentication_public_key, card_expiry
+        lost_race = CardAlreadyIssuedError("the resident already has a card")
+        with _integrity_as(lost_race), self._db.transaction() as session:
+            self._require_no_live_card(session, resident.id)
+            signing = self._issue_card_certificate(
+                session, resident, CertificateKind.SIGNING, signing_public_key, card_expiry
             )
-            issued.append(authentication)
-            lost_race = CardAlreadyIssuedError("the resident already has a card")
-            with _integrity_as(lost_race), self._db.transaction() as session:
-                self._require_no_live_card(session, resident.id)
-                card = CardRecord(
-                    public_id=_new_id("card"),
-                    resident_id=resident.id,
-                    slot_resident_id=resident.id,
-                    state=CardState.ACTIVE.value,
-                    card_expiry=card_expiry,
-                    signing_serial=signing.serial_hex,
-                    user_authentication_serial=authentication.serial_hex,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(card)
-                session.flush()
-                for kind, hashed in hashes_by_kind.items():
-                    session.add(
-                        PinRecord(
-                            card_id=card.id,
-                            kind=kind.value,
-                            hash=hashed,
-                            failures=0,
-                            max_failures=kind.max_failures,
-                            locked=False,
-                            updated_at=now,
-                        )
+            authentication = self._issue_card_certificate(
+                session,
+                resident,
+                CertificateKind.USER_AUTHENTICATION,
+                user_authentication_public_key,
+                card_expiry,
+            )
+            issued = [signing, authentication]
+            card = CardRecord(
+                public_id=_new_id("card"),
+                resident_id=resident.id,
+                slot_resident_id=resident.id,
+                state=CardState.ACTIVE.value,
+                card_expiry=card_expiry,
+                signing_serial=signing.serial_hex,
+                user_authentication_serial=authentication.serial_hex,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(card)
+            session.flush()
+            for kind, hashed in hashes_by_kind.items():
+                session.add(
+                    PinRecord(
+                        card_id=card.id,
+                        kind=kind.value,
+                        hash=hashed,
+                        failures=0,
+                        max_failures=kind.max_failures,
+                        locked=False,
+                        updated_at=now,
                     )
-                for certificate in issued:
-                    self._own(session, certificate, resident.id, card_id=card.id)
+                )
+            for certificate in issued:
+                self._own(session, certificate, resident.id, card_id=card.id)
         logger.info("issued card %s", card.public_id)
         return self._card_view(card, resident.public_id, issued)
 
@@ -401,15 +405,15 @@ class LifecycleService:
             for phone in phones:
                 if phone.signing_serial is not None:
                     self._notify(session, phone.device_id, phone.id, NoticeKind.SIGNING_REVOKED, now)
-        self._revoke_all(signing_serials, RevocationReason.AFFILIATION_CHANGED)
-        new_signing = self._issue_card_certificate(
-            resident, CertificateKind.SIGNING, new_card_signing_public_key, card.card_expiry
-        )
-        with self._compensating([new_signing]), self._db.transaction() as session:
-            live = self._card(session, card.public_id)
-            live.signing_serial = new_signing.serial_hex
-            live.updated_at = now
-            self._own(session, new_signing, resident.id, card_id=live.id)
+            self._defer_revoke(session, signing_serials, RevocationReason.AFFILIATION_CHANGED)
+            new_signing = self._issue_card_certificate(
+                session, resident, CertificateKind.SIGNING, new_card_signing_public_key, card.card_expiry
+            )
+            card.signing_serial = new_signing.serial_hex
+            card.updated_at = now
+            self._own(session, new_signing, resident.id, card_id=card.id)
+            live = card
+        self._settle()
         logger.info(
             "attributes changed for resident %s (%d signing certificates revoked)",
             resident_id,
@@ -439,36 +443,41 @@ class LifecycleService:
                 raise CardNotUsableError("only an active card can be renewed")
             resident = session.get_one(ResidentRecord, card.resident_id)
         expiry = card_expiry if card_expiry is not None else card.card_expiry
-        issued = [self._issue_card_certificate(resident, CertificateKind.SIGNING, signing_public_key, expiry)]
         now = self._now()
-        with self._compensating(issued):
-            issued.append(
+        with self._db.transaction() as session:
+            live = self._card(session, card_id)
+            self._guarded_card_update(session, live, CardState.ACTIVE, CardState.ACTIVE, now)
+            issued = [
                 self._issue_card_certificate(
-                    resident, CertificateKind.USER_AUTHENTICATION, user_authentication_public_key, expiry
+                    session, resident, CertificateKind.SIGNING, signing_public_key, expiry
+                ),
+                self._issue_card_certificate(
+                    session,
+                    resident,
+                    CertificateKind.USER_AUTHENTICATION,
+                    user_authentication_public_key,
+                    expiry,
+                ),
+            ]
+            old_serials = [s for s in (live.signing_serial, live.user_authentication_serial) if s]
+            live.signing_serial = issued[0].serial_hex
+            live.user_authentication_serial = issued[1].serial_hex
+            live.card_expiry = expiry
+            live.updated_at = now
+            for certificate in issued:
+                self._own(session, certificate, resident.id, card_id=live.id)
+            phones = session.scalars(
+                select(SmartphoneRegistrationRecord).where(
+                    SmartphoneRegistrationRecord.card_id == live.id,
+                    SmartphoneRegistrationRecord.state.not_in([s.value for s in _FINAL_STATES]),
                 )
-            )
-            with self._db.transaction() as session:
-                live = self._card(session, card_id)
-                old_serials = [s for s in (live.signing_serial, live.user_authentication_serial) if s]
-                live.signing_serial = issued[0].serial_hex
-                live.user_authentication_serial = issued[1].serial_hex
-                live.card_expiry = expiry
-                live.updated_at = now
-                for certificate in issued:
-                    self._own(session, certificate, resident.id, card_id=live.id)
-                phones = session.scalars(
-                    select(SmartphoneRegistrationRecord).where(
-                        SmartphoneRegistrationRecord.card_id == live.id,
-                        SmartphoneRegistrationRecord.state.not_in([s.value for s in _FINAL_STATES]),
-                    )
-                ).all()
-                for phone in phones:
-                    old_serials.extend(
-                        s for s in (phone.signing_serial, phone.user_authentication_serial) if s
-                    )
-                    self._end(session, phone, S.CARD_RENEWED, "card_renewed", now)
-                    self._notify(session, phone.device_id, phone.id, NoticeKind.RE_REGISTRATION_REQUIRED, now)
-        self._revoke_all(old_serials, RevocationReason.SUPERSEDED)
+            ).all()
+            for phone in phones:
+                old_serials.extend(s for s in (phone.signing_serial, phone.user_authentication_serial) if s)
+                self._end(session, phone, S.CARD_RENEWED, "card_renewed", now)
+                self._notify(session, phone.device_id, phone.id, NoticeKind.RE_REGISTRATION_REQUIRED, now)
+            self._defer_revoke(session, old_serials, RevocationReason.SUPERSEDED)
+        self._settle()
         logger.info("renewed card %s (%d smartphone registrations ended)", card_id, len(phones))
         return self._card_view(live, resident.public_id, issued)
 
@@ -478,7 +487,10 @@ class LifecycleService:
         with self._db.transaction() as session:
             card = self._card(session, card_id)
             self._guarded_card_update(session, card, CardState.ACTIVE, CardState.SUSPENDED, now)
-            phone = None
+            if card.user_authentication_serial:
+                self._defer(session, card.user_authentication_serial, PendingAction.HOLD)
+            if card.signing_serial:
+                self._defer_revoke(session, [card.signing_serial], RevocationReason.KEY_COMPROMISE)
             if self._config.lost_card_suspends_phone:
                 phone = session.scalars(
                     select(SmartphoneRegistrationRecord).where(
@@ -486,12 +498,9 @@ class LifecycleService:
                         SmartphoneRegistrationRecord.state == S.REGISTERED.value,
                     )
                 ).one_or_none()
-        if card.user_authentication_serial:
-            self._hold(card.user_authentication_serial)
-        if card.signing_serial:
-            self._revoke_all([card.signing_serial], RevocationReason.KEY_COMPROMISE)
-        if phone is not None:
-            self._suspend_registration(phone.public_id)
+                if phone is not None:
+                    self._suspend_in(session, phone, now)
+        self._settle()
         logger.info("hotline suspended card %s", card_id)
         return self.card(card_id)
 
@@ -503,17 +512,18 @@ class LifecycleService:
             if card.state != CardState.SUSPENDED.value:
                 raise StepOutOfOrderError("the card is not suspended", state=card.state)
             resident = session.get_one(ResidentRecord, card.resident_id)
-        new_signing = self._issue_card_certificate(
-            resident, CertificateKind.SIGNING, new_signing_public_key, card.card_expiry
-        )
         now = self._now()
-        with self._compensating([new_signing]), self._db.transaction() as session:
+        with self._db.transaction() as session:
             live = self._card(session, card_id)
             self._guarded_card_update(session, live, CardState.SUSPENDED, CardState.ACTIVE, now)
+            new_signing = self._issue_card_certificate(
+                session, resident, CertificateKind.SIGNING, new_signing_public_key, live.card_expiry
+            )
             live.signing_serial = new_signing.serial_hex
             self._own(session, new_signing, resident.id, card_id=live.id)
-        if card.user_authentication_serial:
-            self._release(card.user_authentication_serial)
+            if live.user_authentication_serial:
+                self._defer(session, live.user_authentication_serial, PendingAction.RELEASE)
+        self._settle()
         logger.info("card %s found: hold released, new signing certificate", card_id)
         return self._card_view(live, resident.public_id, [new_signing])
 
@@ -667,11 +677,13 @@ class LifecycleService:
             if reg.platform != Platform.ANDROID.value:
                 raise PlatformMismatchError("an iPhone becomes usable by itself: provision it instead")
             _require_state(reg, S.APPLIED, S.REGISTERED)
-            assert reg.notice_at is not None
-            if now < reg.notice_at:
-                raise NotReadyError(
-                    "registration is possible after the notice", notice_at=reg.notice_at.isoformat()
-                )
+        if reg.state == S.REGISTERED.value:  # a retry whose first answer was lost: the same answer
+            return self._registered_again(reg)
+        assert reg.notice_at is not None
+        if now < reg.notice_at:
+            raise NotReadyError(
+                "registration is possible after the notice", notice_at=reg.notice_at.isoformat()
+            )
         return self._issue_and_activate(reg, S.APPLIED, now)
 
     # ------------------------------------------------------------------ iPhone (§3)
@@ -744,11 +756,13 @@ class LifecycleService:
             if reg.platform != Platform.IPHONE.value:
                 raise PlatformMismatchError("an Android handset registers after the notice instead")
             _require_state(reg, S.PENDING, S.REGISTERED)
-            assert reg.usable_at is not None
-            if now < reg.usable_at:
-                raise NotReadyError(
-                    "the iPhone's My Number Card is still pending", usable_at=reg.usable_at.isoformat()
-                )
+        if reg.state == S.REGISTERED.value:  # a retry whose first answer was lost: the same answer
+            return self._registered_again(reg)
+        assert reg.usable_at is not None
+        if now < reg.usable_at:
+            raise NotReadyError(
+                "the iPhone's My Number Card is still pending", usable_at=reg.usable_at.isoformat()
+            )
         return self._issue_and_activate(reg, S.PENDING, now)
 
     # ------------------------------------------------------------------ shared steps
@@ -921,10 +935,12 @@ class LifecycleService:
                 self._consume_challenge(session, challenge_row, now)
             live = self._end(session, reg, S.REVOKED, "stopped_by_user", now, expected=current)
             self._notify(session, live.device_id, live.id, NoticeKind.REVOKED, now)
-        self._revoke_all(
-            [s for s in (reg.signing_serial, reg.user_authentication_serial) if s],
-            RevocationReason.CESSATION_OF_OPERATION,
-        )
+            self._defer_revoke(
+                session,
+                [s for s in (live.signing_serial, live.user_authentication_serial) if s],
+                RevocationReason.CESSATION_OF_OPERATION,
+            )
+        self._settle()
         logger.info("registration %s stopped by the user", reg.public_id)
         return self.registration(reg.public_id)
 
@@ -948,14 +964,19 @@ class LifecycleService:
         now = self._now()
         with self._db.transaction() as session:
             reg = self._registration(session, registration_id, None)
-            live = self._guarded(session, reg, S.REGISTERED, S.SUSPENDED, now)
-            self._notify(session, live.device_id, live.id, NoticeKind.SUSPENDED, now)
-        if reg.user_authentication_serial:
-            self._hold(reg.user_authentication_serial)
-        if reg.signing_serial:
-            self._revoke_all([reg.signing_serial], self._config.lost_phone_signing_reason)
+            self._suspend_in(session, reg, now)
+        self._settle()
         logger.info("hotline suspended registration %s", registration_id)
         return self.registration(registration_id)
+
+    def _suspend_in(self, session: Session, reg: SmartphoneRegistrationRecord, now: datetime) -> None:
+        """``registered → suspended``; the hold and the revocation follow through the CA outbox."""
+        live = self._guarded(session, reg, S.REGISTERED, S.SUSPENDED, now)
+        self._notify(session, live.device_id, live.id, NoticeKind.SUSPENDED, now)
+        if live.user_authentication_serial:
+            self._defer(session, live.user_authentication_serial, PendingAction.HOLD)
+        if live.signing_serial:
+            self._defer_revoke(session, [live.signing_serial], self._config.lost_phone_signing_reason)
 
     def resume(
         self,
@@ -999,8 +1020,9 @@ class LifecycleService:
             )
             kind = NoticeKind.REGISTRATION_READY if android else NoticeKind.WALLET_USABLE
             self._notify(session, live.device_id, live.id, kind, notice_at)
-        if reg.user_authentication_serial:
-            self._release(reg.user_authentication_serial)
+            if live.user_authentication_serial:
+                self._defer(session, live.user_authentication_serial, PendingAction.RELEASE)
+        self._settle()
         logger.info("registration %s resumed", registration_id)
         return self.registration(registration_id)
 
@@ -1132,57 +1154,77 @@ class LifecycleService:
         logger.info("%s %s started: %s", platform.value, flow.value, reg.public_id)
         return self.registration(reg.public_id)
 
+    def _registered_again(self, reg: SmartphoneRegistrationRecord) -> RegistrationView:
+        """Register/provision retried on a registration already ``registered`` (its answer was lost: a
+        crash, a dropped connection): the same registration and certificates again, nothing issued.
+
+        Only a request that *finds* the registration registered gets this; concurrent duplicates that
+        found it ``applied``/``pending`` still lose the guarded update with ``STEP_OUT_OF_ORDER``.
+        """
+        logger.info("registration %s: register/provision repeated, same certificates", reg.public_id)
+        return self.registration(reg.public_id, with_pem=True)
+
     def _issue_and_activate(
         self, reg: SmartphoneRegistrationRecord, expected: RegistrationState, now: datetime
     ) -> RegistrationView:
-        """Issue the missing smartphone certificates, then ``expected → registered`` in one transaction."""
+        """``expected → registered`` and the missing smartphone certificates, in one transaction.
+
+        The certificates are issued inside the transaction that records them (and moves the state), so
+        they exist only if it commits: a crash or a lost race leaves no certificate behind. A 4-B
+        supersede of the old handset defers the old certificates' revocation to the CA outbox.
+        """
         with self._db.transaction() as session:
             resident = session.get_one(ResidentRecord, reg.resident_id)
             card = session.get_one(CardRecord, reg.card_id)
         self._require_card_usable(card)
         form_factor = FormFactor(reg.platform)
+        wanted = [
+            (kind, pem, self._phone_certificate_cap(card, kind))
+            for kind, wants, serial, pem in (
+                (CertificateKind.SIGNING, reg.wants_signing, reg.signing_serial, reg.signing_public_key_pem),
+                (
+                    CertificateKind.USER_AUTHENTICATION,
+                    reg.wants_user_authentication,
+                    reg.user_authentication_serial,
+                    reg.user_authentication_public_key_pem,
+                ),
+            )
+            if wants and serial is None and pem is not None
+        ]
         issued: list[IssuedCertificate] = []
-        wanted = (
-            (CertificateKind.SIGNING, reg.wants_signing, reg.signing_serial, reg.signing_public_key_pem),
-            (
-                CertificateKind.USER_AUTHENTICATION,
-                reg.wants_user_authentication,
-                reg.user_authentication_serial,
-                reg.user_authentication_public_key_pem,
-            ),
-        )
-        superseded: list[str] = []
-        with self._compensating(issued):
-            for kind, wants, serial, pem in wanted:
-                if wants and serial is None and pem is not None:
-                    issued.append(self._issue_phone_certificate(resident, card, kind, form_factor, pem))
-            serials = {c.kind: c.serial_hex for c in issued}
-            try:
-                with self._db.transaction() as session:
-                    values: dict[str, object] = {"registered_at": now}
-                    if CertificateKind.SIGNING in serials:
-                        values["signing_serial"] = serials[CertificateKind.SIGNING]
-                    if CertificateKind.USER_AUTHENTICATION in serials:
-                        values["user_authentication_serial"] = serials[CertificateKind.USER_AUTHENTICATION]
-                    if reg.replaces_id is not None:  # 4-B: the old handset's certificates are superseded
-                        old = session.get_one(SmartphoneRegistrationRecord, reg.replaces_id)
-                        if old.state == S.REGISTERED.value:
-                            superseded = [
-                                s for s in (old.signing_serial, old.user_authentication_serial) if s
-                            ]
-                            self._end(session, old, S.SUPERSEDED, "device_change", now, expected=S.REGISTERED)
-                            self._notify(session, old.device_id, old.id, NoticeKind.SUPERSEDED, now)
-                            session.flush()
-                        # otherwise the old handset was stopped meanwhile: take the free slot (or get 409)
-                        values["slot_resident_id"] = reg.resident_id
-                    self._guarded(session, reg, expected, S.REGISTERED, now, **values)
-                    for certificate in issued:
-                        self._own(session, certificate, reg.resident_id, registration_id=reg.id)
-            except IntegrityError as exc:
-                raise DeviceAlreadyRegisteredError(
-                    "another handset was registered for this person meanwhile"
-                ) from exc
-        self._revoke_all(superseded, RevocationReason.SUPERSEDED)
+        try:
+            with self._db.transaction() as session:
+                values: dict[str, object] = {"registered_at": now}
+                if reg.replaces_id is not None:  # 4-B: the old handset's certificates are superseded
+                    old = session.get_one(SmartphoneRegistrationRecord, reg.replaces_id)
+                    if old.state == S.REGISTERED.value:
+                        superseded = [s for s in (old.signing_serial, old.user_authentication_serial) if s]
+                        self._end(session, old, S.SUPERSEDED, "device_change", now, expected=S.REGISTERED)
+                        self._notify(session, old.device_id, old.id, NoticeKind.SUPERSEDED, now)
+                        self._defer_revoke(session, superseded, RevocationReason.SUPERSEDED)
+                        session.flush()
+                    # otherwise the old handset was stopped meanwhile: take the free slot (or get 409)
+                    values["slot_resident_id"] = reg.resident_id
+                live = self._guarded(session, reg, expected, S.REGISTERED, now, **values)
+                for kind, pem, cap in wanted:
+                    certificate = self._ca.issue_certificate(
+                        session=session,
+                        public_key=load_public_key_pem(pem),
+                        form_factor=form_factor,
+                        not_after_cap=cap,
+                        **self._certificate_subject(resident, kind, card.card_expiry),
+                    )
+                    issued.append(certificate)
+                    if kind is CertificateKind.SIGNING:
+                        live.signing_serial = certificate.serial_hex
+                    else:
+                        live.user_authentication_serial = certificate.serial_hex
+                    self._own(session, certificate, reg.resident_id, registration_id=reg.id)
+        except IntegrityError as exc:
+            raise DeviceAlreadyRegisteredError(
+                "another handset was registered for this person meanwhile"
+            ) from exc
+        self._settle()
         logger.info("registration %s registered (%d certificates issued)", reg.public_id, len(issued))
         return self.registration(reg.public_id, with_pem=True)
 
@@ -1386,6 +1428,7 @@ class LifecycleService:
         """2-A / 3-A: an active card whose signing certificate is good and within its validity."""
         if card.state != CardState.ACTIVE.value or card.signing_serial is None:
             raise CardNotUsableError(f"the card is {card.state}")
+        self._ca.apply_pending_actions(card.signing_serial)  # a revocation a crash left pending
         state = self._ca.certificate_state(int(card.signing_serial, 16))
         now = self._now()
         if state.status is not CertificateStatus.GOOD:
@@ -1393,78 +1436,59 @@ class LifecycleService:
         if not state.not_before <= now <= state.not_after:
             raise CardNotUsableError("the card's signing certificate is outside its validity period")
 
-    def _issue_card_certificate(
-        self, resident: ResidentRecord, kind: CertificateKind, public_key: PublicKey, card_expiry: date | None
-    ) -> IssuedCertificate:
+    def _certificate_subject(
+        self, resident: ResidentRecord, kind: CertificateKind, card_expiry: date | None
+    ) -> dict[str, Any]:
+        """The holder-dependent arguments of :meth:`CAService.issue_certificate`."""
         attributes, locality = _resident_attributes(resident)
         signing = kind is CertificateKind.SIGNING
+        return {
+            "kind": kind,
+            "date_of_birth": attributes.date_of_birth,
+            "attributes": attributes if signing else None,
+            "locality": locality if signing else None,
+            "card_expiry": card_expiry,
+        }
+
+    def _issue_card_certificate(
+        self,
+        session: Session,
+        resident: ResidentRecord,
+        kind: CertificateKind,
+        public_key: PublicKey,
+        card_expiry: date | None,
+    ) -> IssuedCertificate:
+        """A card certificate, recorded inside ``session`` (it exists only if that transaction commits)."""
         return self._ca.issue_certificate(
+            session=session,
             public_key=public_key,
-            kind=kind,
-            date_of_birth=attributes.date_of_birth,
             form_factor=FormFactor.CARD,
-            attributes=attributes if signing else None,
-            locality=locality if signing else None,
-            card_expiry=card_expiry,
+            **self._certificate_subject(resident, kind, card_expiry),
         )
 
-    def _issue_phone_certificate(
-        self,
-        resident: ResidentRecord,
-        card: CardRecord,
-        kind: CertificateKind,
-        form_factor: FormFactor,
-        pem: str,
-    ) -> IssuedCertificate:
-        """FAQ 4: capped by the card's certificate of the same kind (and the card's expiry)."""
+    def _phone_certificate_cap(self, card: CardRecord, kind: CertificateKind) -> datetime | None:
+        """FAQ 4: a smartphone certificate never outlasts the card's certificate of the same kind."""
         card_serial = (
             card.signing_serial if kind is CertificateKind.SIGNING else card.user_authentication_serial
         )
-        cap = self._ca.certificate_state(int(card_serial, 16)).not_after if card_serial else None
-        attributes, locality = _resident_attributes(resident)
-        signing = kind is CertificateKind.SIGNING
-        return self._ca.issue_certificate(
-            public_key=load_public_key_pem(pem),
-            kind=kind,
-            date_of_birth=attributes.date_of_birth,
-            form_factor=form_factor,
-            attributes=attributes if signing else None,
-            locality=locality if signing else None,
-            card_expiry=card.card_expiry,
-            not_after_cap=cap,
-        )
+        return self._ca.certificate_state(int(card_serial, 16)).not_after if card_serial else None
 
-    def _revoke_all(self, serials: Iterable[str], reason: RevocationReason) -> None:
+    # ------------------------------------------------------------------ internals: the CA outbox
+
+    def _defer(self, session: Session, serial: str, action: PendingAction) -> None:
+        self._ca.defer(session, serial, action)
+
+    def _defer_revoke(self, session: Session, serials: Iterable[str], reason: RevocationReason) -> None:
         for serial in serials:
-            try:
-                self._ca.revoke(int(serial, 16), reason)
-            except InvalidTransitionError:
-                continue  # already revoked: the state it should be in
+            self._ca.defer(session, serial, PendingAction.REVOKE, reason)
 
-    def _hold(self, serial: str) -> None:
-        try:
-            self._ca.hold(int(serial, 16))
-        except InvalidTransitionError:
-            logger.info("serial=%s already on hold or revoked", serial)
+    def _settle(self) -> None:
+        """Apply the CA outbox after a commit (and of any earlier step a crash interrupted)."""
+        self._ca.apply_pending_actions()
 
-    def _release(self, serial: str) -> None:
-        try:
-            self._ca.release(int(serial, 16))
-        except InvalidTransitionError:
-            logger.info("serial=%s was not on hold", serial)
-
-    @contextmanager
-    def _compensating(self, issued: list[IssuedCertificate]) -> Iterator[None]:
-        """On any failure, revoke the certificates issued so far in this step (never handed out)."""
-        try:
-            yield
-        except BaseException:
-            for certificate in issued:
-                try:
-                    self._ca.revoke(certificate.serial_number, RevocationReason.CESSATION_OF_OPERATION)
-                except CAError:
-                    logger.warning("could not revoke orphan serial=%s", certificate.serial_hex)
-            raise
+    def settle(self) -> int:
+        """Apply every pending CA action (start-up: what a killed process left); the number applied."""
+        return self._ca.apply_pending_actions()
 
 
 # ----------------------------------------------------------------------------------------- helpers

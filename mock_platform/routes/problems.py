@@ -21,6 +21,7 @@ ALREADY_REVOKED                409     the certificate is permanently revoked
 ALREADY_ON_HOLD                409     hold requested twice
 NOT_ON_HOLD                    409     release of a certificate that is not on hold
 NO_ISSUING_CA                  409     no CA generation valid at the (mock) time
+CRL_CONTENTION                 503     a forced CRL issue kept losing its number to concurrent issuers
 CLOCK_NOT_SETTABLE             409     /admin/clock with an injected non-settable clock
 REQUEST_TOO_LARGE              413     body larger than ``max_request_bytes``
 UNSUPPORTED_MEDIA_TYPE         415     POST /ocsp with a Content-Type other than application/ocsp-request
@@ -46,6 +47,7 @@ from ..ca.errors import (
     AlreadyOnHoldError,
     AlreadyRevokedError,
     CAError,
+    CRLContentionError,
     InvalidAttributesError,
     InvalidPublicKeyError,
     InvalidRevocationRequestError,
@@ -74,6 +76,7 @@ _CA_ERROR_STATUS: tuple[tuple[type[CAError], int, str], ...] = (
     (AlreadyOnHoldError, 409, "Certificate already on hold"),
     (NotOnHoldError, 409, "Certificate not on hold"),
     (NoIssuingCAError, 409, "No issuing CA"),
+    (CRLContentionError, 503, "CRL issue contended"),
 )
 
 _HTTP_CODES = {

@@ -2,7 +2,7 @@
 
 * :func:`audit` reads a mock-platform database directly with SQLAlchemy and lists every broken invariant
   (slots, half-written applications, PINs, notices, certificate ownership, CRL numbering). Two kinds of
-  finding are kept apart because they have a known cause (see the strict xfail tests in
+  finding are kept apart because they had a known cause (see the exact-point crash tests in
   ``test_crash_safety.py``): *orphan* certificates (good, never owned: issued just before a crash) and
   *stale* ones (good, but their owner has ended: the revocation that follows a commit never ran).
 * :func:`race_one_device` is one handset of the FAQ 2 race: Android application (2-C, 2-D, 2-E) or iPhone
@@ -732,8 +732,8 @@ class FixedClock:
 
 
 class KnownBugError(AssertionError):
-    """Raised at the one check of a strict xfail test that shows a reported bug (``raises=KnownBugError``):
-    any other failure of that test is reported as a real failure, not as the expected one."""
+    """Raised at the one check of a test that showed a reported (now fixed) bug: a regression of that bug
+    is told apart from any other failure of the test."""
 
 
 def force_crls(http: httpx.Client) -> dict[tuple[str, int], int]:

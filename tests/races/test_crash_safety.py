@@ -8,8 +8,9 @@ CRL numbering 1..n in time order), and the flow is then completed or retried to 
 verify with the SDK's ``JPKIVerifier`` and OCSP, and CRL numbers keep increasing across restarts.
 
 Three of the tests kill the server at an exact point between two commits of one step (the factory of
-``crash_app.py`` SIGKILLs itself there). They are strict xfails: each shows a bug of the mock platform,
-raised as :class:`race_support.KnownBugError` at its one failing check after everything else was asserted.
+``crash_app.py`` SIGKILLs itself there). Each pinned a bug of the mock platform (once strict xfails, now
+fixed: see "Crash safety" in docs/lifecycle.md); a regression raises :class:`race_support.KnownBugError` at
+the one check that showed it, after everything else was asserted.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ def test_2E_FAQ2_crash_with_requests_in_flight(
 
         if tapper.status()["state"] == "applied":  # no tap reached the platform
             tapper.register()
-        elif not _has_certificate(tapper):  # registered, but every answer was cut: see the xfail test
+        elif not _has_certificate(tapper):  # registered, but every answer was cut (a retry would do)
             tapper.stop_with_card(tapping_card, CARD_PASSWORD)
             _android_until_applied(tapper, tapping_card)
             server.advance(AFTER_NOTICE)
@@ -351,9 +352,10 @@ def _storm(
 
 
 def _only_known_leftovers(report: Any, stopped_serials: set[str]) -> None:
-    """A kill between two commits may leave what the strict xfail tests below show, and nothing else:
-    good smartphone certificates issued just before the kill and owned by nobody (2-E), and the good
-    certificates of the handset whose 2-F stop committed just before the kill."""
+    """Straight after a kill (before the restart) at most this may be left, and nothing else: good
+    smartphone certificates owned by nobody (2-E; none since issuance commits with its record), and the
+    good certificates of the handset whose 2-F stop committed just before the kill (its revocations are
+    still in the CA outbox; the restart applies them)."""
     for serial in report.orphan_certificates:
         assert report.certificates[serial].form_factor == "android", serial  # only 2-E ran in the storm
     assert set(report.stale_certificates) <= stopped_serials, report.stale_certificates
@@ -382,7 +384,7 @@ def _finish_race(
     return holder
 
 
-# ---------------------------------------------------------------- kill at an exact point (strict xfails)
+# ---------------------------------------------------------------- kill at an exact point (fixed bugs)
 
 
 def _dies(server: ServerProcess, call: Callable[[], Any]) -> None:
@@ -392,16 +394,6 @@ def _dies(server: ServerProcess, call: Callable[[], Any]) -> None:
     assert server.wait_dead() == -signal.SIGKILL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBugError,
-    reason=(
-        "BUG: 2-E/provision issue the smartphone certificates (CAService, own commit) before the "
-        "transaction that records them; a crash in between leaves a good certificate owned by nobody, "
-        "and nothing revokes it after the restart (the compensating revoke only runs in-process) — it "
-        "stays good in OCSP even after the handset stops (2-F)"
-    ),
-)
 def test_2E_crash_after_certificate_issue_leaves_no_good_certificate(
     server: ServerProcess, database_url: str, race_keys: list[PrivateKey]
 ) -> None:
@@ -438,16 +430,6 @@ def test_2E_crash_after_certificate_issue_leaves_no_good_certificate(
                 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBugError,
-    reason=(
-        "BUG: 2-F/3-E/3-F (and 4-B supersede, card renewal, hotline suspension, attribute change) commit "
-        "the state change first and revoke the certificates afterwards, outside the transaction; a crash "
-        "in between leaves the stopped handset's certificates good in OCSP and CRL forever, and the user "
-        "cannot stop again (409 STEP_OUT_OF_ORDER)"
-    ),
-)
 def test_2F_stop_then_crash_before_revocation_still_revokes(
     server: ServerProcess, database_url: str, race_keys: list[PrivateKey]
 ) -> None:
@@ -483,16 +465,6 @@ def test_2F_stop_then_crash_before_revocation_still_revokes(
         assert verdict == "revoked:cessationOfOperation"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBugError,
-    reason=(
-        "BUG: 2-E register (and iPhone provision) is not idempotent: when its answer is lost after the "
-        "commit (crash, dropped connection), the retry gets 409 STEP_OUT_OF_ORDER and the certificates "
-        "never reach the handset (GET /registrations/{id} carries no PEM); the only way out is to stop "
-        "and apply again (a new notice wait)"
-    ),
-)
 def test_2E_register_retried_after_its_answer_was_lost_in_a_crash(
     server: ServerProcess, database_url: str, race_keys: list[PrivateKey]
 ) -> None:

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import pytest
 from race_support import BOUNDED, NOW, KnownBugError, ThreadedServer, audit, build_app
 
 from mock_platform.clock import MockClock
@@ -22,16 +21,6 @@ CALLERS = 8
 ROUNDS = 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KnownBugError,
-    reason=(
-        "BUG: CAService.issue_crls (forced) reads the latest CRL number and inserts number + 1 without the "
-        "retry the scheduled path has; concurrent forced issues collide on uq_crl_ca_number and the loser "
-        "answers 500 INTERNAL_ERROR (unhandled IntegrityError), after the CRLs of the earlier CA "
-        "generations of that call were already committed"
-    ),
-)
 def test_CRL_concurrent_forced_issues_never_fail(race_template: Path, tmp_path: Path) -> None:
     path = tmp_path / "mock.sqlite3"
     shutil.copy(race_template, path)

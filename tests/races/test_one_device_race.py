@@ -5,7 +5,8 @@ start together behind a barrier. Whatever the interleaving, exactly one handset 
 other one is refused with ``DEVICE_ALREADY_REGISTERED`` (at the apply/start or at the card read, where the
 UNIQUE person/device slots are taken), stays refused when it retries, and cancels. The winner taps
 「登録する」 (or provisions) three times at once: one tap registers, the duplicates lose with
-``STEP_OUT_OF_ORDER`` and the certificates they had issued in the meantime are revoked again.
+``STEP_OUT_OF_ORDER`` and leave no certificate (issuance commits with the state change; a revoked,
+unowned one would also be accepted).
 
 The outcome is read straight from the tables (:func:`race_support.audit`): one slot holder, no
 half-written application, PINs and notices only where the state says so, every smartphone certificate
