@@ -256,17 +256,38 @@ class BodySizeLimitMiddleware:
                     return
         received = 0
         limit = self.max_bytes
+        too_large = False
+        replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise RequestTooLargeError(limit)
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # The framework may turn the error raised while reading the body into its own 400; whatever it
+            # answers, a body over the limit is a 413 REQUEST_TOO_LARGE problem.
+            nonlocal replaced
+            if not too_large:
+                await send(message)
+                return
+            if not replaced:
+                replaced = True
+                response = problem_response(
+                    413,
+                    "REQUEST_TOO_LARGE",
+                    "Request too large",
+                    f"the request body exceeds {limit} bytes",
+                    instance=str(scope.get("path", "")),
+                )
+                await response(scope, receive, send)
+
+        await self.app(scope, limited_receive, guarded_send)
 
 
 def document_problem_responses(app: FastAPI) -> None:
@@ -298,4 +319,3 @@ def document_problem_responses(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-

@@ -255,6 +255,14 @@ def test_request_size_limit(make_app: Callable[..., FastAPI]) -> None:
             413,
             "REQUEST_TOO_LARGE",
         )
+        # A JSON route reads the body through the framework, which would answer its own 400: still 413.
+        assert_problem(
+            client.post(
+                "/android/applications", content=chunks(), headers={"content-type": "application/json"}
+            ),
+            413,
+            "REQUEST_TOO_LARGE",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- OCSP

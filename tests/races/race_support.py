@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -417,7 +418,13 @@ def finish(phone: Smartphone) -> dict[str, Any]:
         body = phone.register() if phone.platform == "android" else phone.provision()
     except PlatformProblemError as error:
         return {"status": error.status, "code": error.code}
-    return {"status": 200, "state": body["state"], "certificates": len(body["certificates"])}
+    return {
+        "status": 200,
+        "state": body["state"],
+        "certificates": len(body["certificates"]),
+        # what the handset received: identical on every successful (idempotent) tap
+        "received": sorted(json.dumps(certificate, sort_keys=True) for certificate in body["certificates"]),
+    }
 
 
 def race_one_device(

@@ -102,9 +102,14 @@ def _assert_one_winner(
     assert len(winners) == 1, summary
     winner = winners[0]
     taps = winner["finish"]
-    assert sorted(t["status"] for t in taps) == [200] + [409] * (TAPS - 1), summary
-    assert [t["code"] for t in taps if t["status"] == 409] == ["STEP_OUT_OF_ORDER"] * (TAPS - 1), summary
-    assert [(t["state"], t["certificates"]) for t in taps if t["status"] == 200] == [("registered", 2)]
+    # Concurrent taps: one registers; a tap still in flight meanwhile is refused (409 STEP_OUT_OF_ORDER); a
+    # tap arriving after the commit is an idempotent retry (200, the very same certificates, nothing new).
+    successes = [t for t in taps if t["status"] == 200]
+    assert len(successes) >= 1, summary
+    assert all(t["status"] in (200, 409) for t in taps), summary
+    assert {t["code"] for t in taps if t["status"] == 409} <= {"STEP_OUT_OF_ORDER"}, summary
+    assert {(t["state"], t["certificates"]) for t in successes} == {("registered", 2)}
+    assert len({tuple(t["received"]) for t in successes}) == 1, "idempotent retries got other certificates"
     for loser in (o for o in outcomes if o is not winner):
         assert (loser["status"], loser["code"]) == (409, "DEVICE_ALREADY_REGISTERED"), summary
         assert loser["refused_at"] in REFUSAL_STEPS, summary
