@@ -131,3 +131,15 @@ class NoRegistrationToChangeError(LifecycleError):
 
 class InvalidRequestError(LifecycleError):
     code, status, title = "INVALID_LIFECYCLE_REQUEST", 422, "Invalid request"
+
+
+class KeyReusedError(LifecycleError):
+    """2-C / 3-C: phone keys a real handset never sends (one key for both certificates, the card's key)."""
+
+    code, status, title = "KEY_REUSED", 422, "Public key reused"
+
+
+class DuplicateCertificateKindError(LifecycleError):
+    """2-C: the same certificate kind chosen twice."""
+
+    code, status, title = "DUPLICATE_CERTIFICATE_KIND", 422, "Certificate kind chosen twice"

@@ -47,7 +47,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from sqlalchemy import select, update
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,6 +75,7 @@ from .errors import (
     DeviceAlreadyRegisteredError,
     InvalidPasswordFormatError,
     InvalidRequestError,
+    KeyReusedError,
     LifecycleError,
     LivenessFailedError,
     NoCertificateChosenError,
@@ -663,6 +665,7 @@ class LifecycleService:
         )
         with self._db.transaction() as session:
             card = self._card(session, card_id)
+        self._require_fresh_keys(card, signing_key, auth_key)  # before anything is counted or stored
         self._require_card_usable(card)
         self._check_pin(PinKind.CARD_SIGNING, card_signing_password, card_id=card.id)
         device = self._device(device_id, Platform.ANDROID)
@@ -707,6 +710,7 @@ class LifecycleService:
         auth_key = _optional_key(True, user_authentication_public_key_pem, "user_authentication")
         with self._db.transaction() as session:
             card = self._card(session, card_id)
+        self._require_fresh_keys(card, signing_key, auth_key)  # before anything is stored
         self._require_card_usable(card)
         device = self._device(device_id, Platform.IPHONE)
         return self._start(
@@ -1206,6 +1210,7 @@ class LifecycleService:
                     # otherwise the old handset was stopped meanwhile: take the free slot (or get 409)
                     values["slot_resident_id"] = reg.resident_id
                 live = self._guarded(session, reg, expected, S.REGISTERED, now, **values)
+                self._end_obsolete_device_changes(session, live, now)
                 for kind, pem, cap in wanted:
                     certificate = self._ca.issue_certificate(
                         session=session,
@@ -1335,6 +1340,59 @@ class LifecycleService:
             ended_at=now,
             end_reason=reason,
         )
+
+    def _end_obsolete_device_changes(
+        self, session: Session, holder: SmartphoneRegistrationRecord, now: datetime
+    ) -> None:
+        """``holder`` now holds the person's slot: every unfinished 4-B application of the person that
+        replaces another handset is obsolete. It ends (``cancelled``, reason ``device_change_obsolete``),
+        frees its handset slot and its device gets a ``device_change_ended`` notice — in ``session``, the
+        transaction of the state change that made it obsolete.
+
+        An application that replaces ``holder`` itself (``holder`` re-registered after a resume) stays.
+        Each update is guarded by the unfinished states: one that moved on concurrently (cancelled,
+        registered) is left alone rather than failing the caller's step.
+        """
+        unfinished = [s.value for s in (S.AWAITING_CARD_READ, S.AWAITING_PASSWORDS, S.APPLIED)]
+        candidates = session.scalars(
+            select(SmartphoneRegistrationRecord).where(
+                SmartphoneRegistrationRecord.resident_id == holder.resident_id,
+                SmartphoneRegistrationRecord.flow == Flow.DEVICE_CHANGE.value,
+                SmartphoneRegistrationRecord.id != holder.id,
+                SmartphoneRegistrationRecord.slot_resident_id.is_(None),
+                SmartphoneRegistrationRecord.state.in_(unfinished),
+                or_(
+                    SmartphoneRegistrationRecord.replaces_id.is_(None),
+                    SmartphoneRegistrationRecord.replaces_id != holder.id,
+                ),
+            )
+        ).all()
+        for application in candidates:
+            check_transition(RegistrationState(application.state), S.CANCELLED)
+            result = session.execute(
+                update(SmartphoneRegistrationRecord)
+                .where(
+                    SmartphoneRegistrationRecord.id == application.id,
+                    SmartphoneRegistrationRecord.slot_resident_id.is_(None),
+                    SmartphoneRegistrationRecord.state.in_(unfinished),
+                )
+                .values(
+                    state=S.CANCELLED.value,
+                    updated_at=now,
+                    slot_device_id=None,
+                    replaces_id=None,
+                    ended_at=now,
+                    end_reason="device_change_obsolete",
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                self._notify(
+                    session, application.device_id, application.id, NoticeKind.DEVICE_CHANGE_ENDED, now
+                )
+                logger.info(
+                    "device change %s ended: %s took the slot", application.public_id, holder.public_id
+                )
 
     def _guarded_card_update(
         self, session: Session, card: CardRecord, expected: CardState, target: CardState, now: datetime
@@ -1466,6 +1524,20 @@ class LifecycleService:
             **self._certificate_subject(resident, kind, card_expiry),
         )
 
+    def _require_fresh_keys(self, card: CardRecord, *keys: PublicKey | None) -> None:
+        """2-C / 3-C: keys a real handset never sends are refused (``KEY_REUSED``): one key for both
+        certificates, or a key of the card itself (the phone makes its keys in its secure element)."""
+        sent = [_spki(key) for key in keys if key is not None]
+        if len(set(sent)) != len(sent):
+            raise KeyReusedError("the signing and user-authentication keys must be different keys")
+        card_keys = {
+            _spki(self._ca.certificate(int(serial, 16)).public_key())
+            for serial in (card.signing_serial, card.user_authentication_serial)
+            if serial is not None
+        }
+        if card_keys.intersection(sent):
+            raise KeyReusedError("a key of the card was sent as a phone key: the phone makes its own keys")
+
     def _phone_certificate_cap(self, card: CardRecord, kind: CertificateKind) -> datetime | None:
         """FAQ 4: a smartphone certificate never outlasts the card's certificate of the same kind."""
         card_serial = (
@@ -1540,6 +1612,11 @@ def _optional_key(wanted: bool, pem: str | None, label: str) -> PublicKey | None
 
 def _key_pem(key: PublicKey | None) -> str | None:
     return public_key_pem(key) if key is not None else None
+
+
+def _spki(key: CertificatePublicKeyTypes) -> bytes:
+    """The DER SubjectPublicKeyInfo of a public key (what two keys are compared by)."""
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _pem(certificate: x509.Certificate) -> str:

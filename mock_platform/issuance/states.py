@@ -79,6 +79,7 @@ class NoticeKind(StrEnum):
     SUPERSEDED = "superseded"  # replaced by a new handset (4-B)
     RE_REGISTRATION_REQUIRED = "re_registration_required"  # card certificate renewed (FAQ 4)
     SIGNING_REVOKED = "signing_revoked"  # basic four attributes changed
+    DEVICE_CHANGE_ENDED = "device_change_ended"  # a 4-B application ended: the card went to another handset
 
 
 S = RegistrationState

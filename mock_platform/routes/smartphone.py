@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..issuance.errors import InvalidRequestError
+from ..issuance.errors import DuplicateCertificateKindError, InvalidRequestError
 from ..issuance.pins import PinKind
 from ..issuance.rules import drivers_licence_available, health_insurance_available
 from ..issuance.service import LifecycleService, RegistrationView
@@ -324,6 +324,8 @@ def build_router(service: LifecycleService) -> APIRouter:
     )
     def android_apply(request: AndroidApplyRequest) -> RegistrationOut:
         chosen = set(request.certificates)
+        if len(chosen) != len(request.certificates):  # a real app sends each chosen kind once
+            raise DuplicateCertificateKindError("each certificate kind may be chosen only once")
         return out(
             service.android_apply(
                 device_id=request.device_id,
