@@ -32,7 +32,12 @@ from .clock import require_aware
 from .errors import AgeNotDeterminedError, AttributeProofUnsupported, MdocVerificationError, Reason
 from .jpki.profile import FormFactor
 from .jpki.verifier import JPKIVerification
-from .mdoc.verifier import DeviceAuthKind, Presentation
+from .mdoc.verifier import (
+    DeviceAuthKind,
+    Presentation,
+    UnverifiedPresentationError,
+    is_verified_presentation,
+)
 
 JST = timezone(timedelta(hours=9), "JST")
 JPKI_FALLBACK = "jpki_signing_certificate"
@@ -99,6 +104,7 @@ def verify_age(
         AgeNotDeterminedError: nothing verified decides the question (AGE_NOT_DISCLOSED), including JPKI
             evidence without the opt-in and unknown/partial JPKI dates of birth.
         MdocVerificationError: a Presentation without device authentication (DEVICE_AUTH_INVALID).
+        UnverifiedPresentationError: a Presentation not built by MdocVerifier (a ``TypeError``).
         TypeError / ValueError: evidence of another type (unverified data), a bad ``minimum_age``.
     """
     if isinstance(minimum_age, bool) or not isinstance(minimum_age, int) or not 0 <= minimum_age <= 99:
@@ -112,6 +118,8 @@ def verify_age(
             fallback=JPKI_FALLBACK,
         )
     if isinstance(evidence, Presentation):
+        if not is_verified_presentation(evidence):
+            raise UnverifiedPresentationError("verify_age needs a Presentation built by MdocVerifier")
         return _from_presentation(evidence, minimum_age, at or evidence.verified_at)
     if isinstance(evidence, JPKIVerification):
         return _from_jpki(evidence, minimum_age, at, allow_jpki_date_of_birth)

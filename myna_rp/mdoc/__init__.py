@@ -27,7 +27,7 @@ from .transcript import (
     openid4vp_transcript,
     public_key_sha256,
 )
-from .verifier import DeviceAuthKind, MdocVerifier, Presentation, ValidityInfo
+from .verifier import DeviceAuthKind, MdocVerifier, Presentation, UnverifiedPresentationError, ValidityInfo
 
 __all__ = [
     "INDIVIDUAL_NUMBER_ELEMENT",
@@ -43,6 +43,7 @@ __all__ = [
     "MdocVerifier",
     "Presentation",
     "SessionTranscript",
+    "UnverifiedPresentationError",
     "ValidityInfo",
     "age_request",
     "apple_transcript",

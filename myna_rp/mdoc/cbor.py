@@ -7,9 +7,9 @@ What "strict" means here (domain-mdoc.md, "CBOR hygiene"; ISO/IEC 18013-5 §8.1 
   refused unless allowed; a declared length larger than the input fails without allocating it;
 - tag 24 (encoded CBOR data item) is kept as :class:`EncodedCBOR` holding the **received bytes** of the
   tagged item (tag header, bstr header and content), so digests are computed over what was received and
-  never over a re-encoding (§9.1.2.4, "IssuerSignedItemBytes"). Fast path: when the item's preferred
-  encoding occurs in the input, those bytes are used; otherwise the input is decoded again one byte at a
-  time and the item's exact span (with its non-preferred headers) is taken from the stream position;
+  never over a re-encoding (§9.1.2.4, "IssuerSignedItemBytes"). Input that may hold a tag 24 is decoded
+  without read-ahead, so the item's exact span (with whatever headers it was sent with) is taken from the
+  stream position: the bytes at the item's own position, never bytes found elsewhere in the input;
 - tag 1004 (full-date, RFC 8943) must be ``YYYY-MM-DD`` and becomes :class:`datetime.date`;
 - tag 0 (tdate) must be ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds, UTC, §7.2.1 of 18013-5) and becomes an
   aware :class:`datetime.datetime`; fractional seconds and numeric offsets are accepted only with
@@ -131,7 +131,7 @@ class EncodedCBOR:
 
     def decode(self, options: CBOROptions = STRICT) -> Any:
         """Decode the embedded item with the same strict rules. Raises MalformedInputError."""
-        return loads(self._content, options)
+        return _loads_bytes(self._content, options)
 
 
 def _full_date(value: object, _immutable: bool) -> date:
@@ -184,32 +184,37 @@ def _base_decoders(lenient_tdate: bool) -> MappingProxyType[int, Callable[[objec
 _BASE_DECODERS = (_base_decoders(False), _base_decoders(True))
 
 
+# Every encoding of the tag number 24 (RFC 8949 §3.1: 1-, 2-, 4- or 8-byte argument, or the preferred
+# ``d8 18``) contains one of these byte sequences; input holding none of them cannot hold a tag-24 item.
+_TAG24_HEADERS = (b"\xd8\x18", b"\xd9\x00\x18", b"\xda\x00\x00\x00\x18", b"\xdb" + (24).to_bytes(8, "big"))
+
+
 def _tag24_start(data: bytes, end: int, length: int) -> int:
-    """Find where the tag-24 item whose content ends at ``end`` starts; verify its two headers."""
+    """Where the tag-24 item whose byte-string content (``length`` bytes) ends at ``end`` starts.
+
+    Checks, backwards from the content, the byte-string header that encodes ``length`` (shortest width
+    first; the widths are mutually exclusive because each encodes the length differently) and the tag
+    header (``d8 18``, ``d9 00 18``, ``da 00 00 00 18`` or ``db`` + 8-byte 24, also mutually exclusive).
+    """
     content_start = end - length
-    for size in (1, 2, 3, 5, 9):  # byte-string header: initial byte + 0/1/2/4/8 length bytes
-        start = content_start - size
-        if start < 0:
-            break
-        header = data[start:content_start]
-        info = header[0] & 0x1F
-        if header[0] >> 5 != 2:
+    for start_byte, width in ((0x40 | length, 0), (0x58, 1), (0x59, 2), (0x5A, 4), (0x5B, 8)):
+        if width == 0:
+            if length >= 24:
+                continue
+        elif length >= 1 << (8 * width):
             continue
-        if size == 1 and info == length and length < 24:
-            break
+        start = content_start - 1 - width
         if (
-            size > 1
-            and info == 23 + {2: 1, 3: 2, 5: 3, 9: 4}[size]
-            and int.from_bytes(header[1:], "big") == length
+            start >= 0
+            and data[start] == start_byte
+            and (width == 0 or int.from_bytes(data[start + 1 : content_start], "big") == length)
         ):
             break
     else:
         raise MalformedInputError("tag 24 does not enclose a definite-length byte string")
-    for tag_size, prefix in ((2, b"\xd8\x18"), (3, b"\xd9\x00\x18"), (5, b"\xda\x00\x00\x00\x18")):
-        if data[start - tag_size : start] == prefix and start - tag_size >= 0:
-            return start - tag_size
-    if data[start - 9 : start] == b"\xdb" + (24).to_bytes(8, "big"):
-        return start - 9
+    for prefix in _TAG24_HEADERS:
+        if start >= len(prefix) and data.startswith(prefix, start - len(prefix)):
+            return start - len(prefix)
     raise MalformedInputError("cannot locate the tag-24 header")
 
 
@@ -223,42 +228,120 @@ def loads(data: bytes, options: CBOROptions = STRICT) -> Any:
         MalformedInputError: not well-formed, trailing bytes, duplicate keys, too large, too deep,
             indefinite length (unless allowed), or a tag 0/24/1004 of the wrong shape.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise MalformedInputError("CBOR input must be bytes")
-    data = bytes(data)
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise MalformedInputError("CBOR input must be bytes")
+        data = bytes(data)
+    return _loads_bytes(data, options)
+
+
+def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
     if not data:
         raise MalformedInputError("empty CBOR input")
     if len(data) > options.max_bytes:
         raise MalformedInputError(f"CBOR input larger than {options.max_bytes} bytes")
+    if _may_hold_tag24(data):
+        whole = _whole_tag24(data)
+        if whole is not None:
+            return whole
+        return _decode(data, options, exact_offsets=True)
     try:
         return _decode(data, options, exact_offsets=False)
-    except _NotPreferred:
+    except _HasTag24:  # unreachable (every tag-24 header holds one of the probed patterns); kept exact
         return _decode(data, options, exact_offsets=True)
 
 
-class _NotPreferred(Exception):  # noqa: N818 - internal control flow, never raised to callers
-    """A tag-24 item whose headers are not in preferred serialization: redo with exact offsets."""
+def _whole_tag24(data: bytes) -> EncodedCBOR | None:
+    """``data`` as one tag-24 item when it is exactly that (tag 24 + definite byte string), else None.
+
+    The whole input is the item, so its raw bytes are the input itself (exact by construction).
+    """
+    for prefix in _TAG24_HEADERS:
+        if data.startswith(prefix):
+            start = len(prefix)
+            break
+    else:
+        return None
+    if len(data) <= start:
+        return None
+    initial = data[start]
+    if initial >> 5 != 2:
+        return None
+    info = initial & 0x1F
+    if info < 24:
+        width, length = 0, info
+    elif info <= 27:
+        width = 1 << (info - 24)
+        length = int.from_bytes(data[start + 1 : start + 1 + width], "big")
+    else:
+        return None  # indefinite or reserved: the general decoder decides
+    if start + 1 + width + length != len(data):
+        return None
+    return EncodedCBOR(raw=data, content=data[start + 1 + width :])
+
+
+def _may_hold_tag24(data: bytes) -> bool:
+    # d9 00 18, da 00 00 00 18 and db 00.. 18 all contain 00 18: two scans, a superset of the four headers
+    return b"\xd8\x18" in data or b"\x00\x18" in data
+
+
+class _HasTag24(Exception):  # noqa: N818 - internal control flow, never raised to callers
+    """A tag-24 item met on the position-less path: decode again with exact offsets."""
+
+
+def _no_tag24(_value: object, _immutable: bool) -> EncodedCBOR:
+    raise _HasTag24
+
+
+def _position_less_decoders(lenient_tdate: bool) -> dict[int, Callable[[object, bool], Any]]:
+    decoders = dict(_BASE_DECODERS[lenient_tdate])
+    decoders[TAG_ENCODED_CBOR] = _no_tag24
+    return decoders
+
+
+# Built once and never mutated (module-private): the table for input that holds no tag 24.
+_POSITION_LESS_DECODERS = (_position_less_decoders(False), _position_less_decoders(True))
 
 
 def _decode(data: bytes, options: CBOROptions, *, exact_offsets: bool) -> Any:
-    # Fast path: the tag-24 item's raw bytes are its preferred encoding (tag header d8 18, shortest bstr
-    # header), confirmed to occur in the input. Otherwise (a non-preferred header) the input is decoded
-    # again reading one byte at a time, so that the stream position gives the item's exact end.
+    # Exact offsets (any input that may hold a tag 24): cbor2 reads the stream with ``read_size=1``, so no
+    # byte is read ahead and, when the tag-24 decoder runs, the stream position is exactly the end of the
+    # tagged byte string just read. The item's start is then found by checking, backwards from there, the
+    # byte-string header that encodes the content's length and the tag header (both are unambiguous: each
+    # header width encodes the length/tag number differently), and the content bytes at that span are
+    # compared with what the decoder returned. Tag-24 items are decoded in document order and never nest
+    # at one level, so every span must also start at or after the end of the previous one. The raw bytes
+    # are therefore always the bytes at the item's own position, never found by searching the input.
+    # Input holding no tag-24 header pattern takes a position-less path with a prebuilt table.
     fp = io.BytesIO(data)
+    if exact_offsets:
+        cursor = 0
 
-    def encoded_cbor(value: object, _immutable: bool) -> EncodedCBOR:
-        if not isinstance(value, bytes):
-            raise MalformedInputError("tag 24 must enclose a byte string")
-        if exact_offsets:
+        def encoded_cbor(value: object, _immutable: bool) -> EncodedCBOR:
+            nonlocal cursor
+            if not isinstance(value, bytes):
+                raise MalformedInputError("tag 24 must enclose a byte string")
             end = fp.tell()
-            return EncodedCBOR(raw=data[_tag24_start(data, end, len(value)) : end], content=value)
-        raw = _preferred_tag24(value)
-        if not _occurs(data, raw):
-            raise _NotPreferred
-        return EncodedCBOR(raw=raw, content=value)
+            length = len(value)
+            start = end - length - 4  # the common case: preferred headers d8 18 58 LL
+            if not (
+                24 <= length < 256
+                and start >= 0
+                and data[start] == 0xD8
+                and data[start + 1] == 0x18
+                and data[start + 2] == 0x58
+                and data[start + 3] == length
+            ):
+                start = _tag24_start(data, end, length)
+            if start < cursor or data[end - length : end] != value:
+                raise MalformedInputError("cannot locate the tag-24 item in the input")
+            cursor = end
+            return EncodedCBOR(raw=data[start:end], content=value)
 
-    decoders = _BASE_DECODERS[options.lenient_tdate].copy()
-    decoders[TAG_ENCODED_CBOR] = encoded_cbor
+        decoders = dict(_BASE_DECODERS[options.lenient_tdate])
+        decoders[TAG_ENCODED_CBOR] = encoded_cbor
+    else:
+        decoders = _POSITION_LESS_DECODERS[options.lenient_tdate]
     try:
         decoder = cbor2.CBORDecoder(
             fp,
@@ -269,11 +352,11 @@ def _decode(data: bytes, options: CBOROptions, *, exact_offsets: bool) -> Any:
             allow_duplicate_keys=False,
         )
         value = decoder.decode()
-    except (MalformedInputError, _NotPreferred):
+    except (MalformedInputError, _HasTag24):
         raise
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, MemoryError, RecursionError) as exc:
         cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, _NotPreferred):
+        if isinstance(cause, _HasTag24):
             raise cause from None
         if isinstance(cause, MalformedInputError):
             raise MalformedInputError(cause.message) from exc
@@ -282,17 +365,6 @@ def _decode(data: bytes, options: CBOROptions, *, exact_offsets: bool) -> Any:
     if fp.tell() != len(data):
         raise MalformedInputError(f"{len(data) - fp.tell()} trailing bytes after the CBOR data item")
     return value
-
-
-def _occurs(data: bytes, raw: bytes) -> bool:
-    """``raw in data``, faster for long ``raw``: find a short prefix, then compare in place."""
-    probe = raw[:24]
-    position = data.find(probe)
-    while position >= 0:
-        if data.startswith(raw, position):
-            return True
-        position = data.find(probe, position + 1)
-    return False
 
 
 def _preferred_tag24(content: bytes) -> bytes:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -76,6 +76,7 @@ from .transcript import Channel, SessionTranscript
 
 _DIGESTS = MappingProxyType({"SHA-256": hashlib.sha256, "SHA-384": hashlib.sha384, "SHA-512": hashlib.sha512})
 _MAX_MEMOISED_SIGNERS = 256
+_MAX_MEMOISED_MSOS = 256
 
 
 class DeviceAuthKind(StrEnum):
@@ -96,9 +97,23 @@ class ValidityInfo:
     expected_update: datetime | None
 
 
+class _Mint:
+    """Single-use proof that :class:`MdocVerifier` built a :class:`Presentation` (module-private)."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = False
+
+
+class UnverifiedPresentationError(TypeError):
+    """A :class:`Presentation` was built, copied with changes, or smuggled in outside the verifier."""
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Presentation:
-    """One verified mdoc document.
+    """One verified mdoc document. Built only by :class:`MdocVerifier`: constructing one directly (or with
+    ``dataclasses.replace``) raises :class:`UnverifiedPresentationError`.
 
     Attributes:
         doc_type: e.g. ``org.iso.23220.1.jp.mnc``.
@@ -122,6 +137,15 @@ class Presentation:
     digest_algorithm: str
     device_key: ec.EllipticCurvePublicKey
     verified_at: datetime
+    _mint: _Mint | None = field(default=None, kw_only=True, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        mint = self._mint
+        if type(mint) is not _Mint or mint.used:
+            raise UnverifiedPresentationError(
+                "a Presentation is built only by MdocVerifier; it cannot be constructed or replaced"
+            )
+        mint.used = True
 
     def element(self, namespace: str, identifier: str) -> Any:
         """The value of a disclosed element, or ``None`` when it was not disclosed."""
@@ -174,6 +198,11 @@ class MdocVerifier:
         self._signers: dict[
             tuple[bytes, ...], tuple[tuple[x509.Certificate, ...], ec.EllipticCurvePublicKey]
         ] = {}
+        # MobileSecurityObjectBytes payload -> parsed MSO (bounded). Parsing is a pure function of the bytes
+        # and the options; only successful parses are kept, and every check that depends on the call (issuer
+        # signature over these bytes, docType, validity at the verification time, DS validity, digests,
+        # device authentication) still runs on every call.
+        self._msos: dict[bytes, _MSO] = {}
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -295,6 +324,7 @@ class MdocVerifier:
             digest_algorithm=mso.digest_algorithm,
             device_key=mso.device_key,
             verified_at=at,
+            _mint=_Mint(),
         )
 
     def _verify_document(
@@ -330,7 +360,7 @@ class MdocVerifier:
         if issuer_auth.payload is None:
             raise MalformedInputError("issuerAuth has no payload (the MSO)")
         verify_sign1(issuer_auth, ds_key, failure=Reason.ISSUER_SIGNATURE_INVALID)
-        mso = _parse_mso(issuer_auth.payload, self._options)
+        mso = self._mso(issuer_auth.payload)
         if mso.doc_type != doc_type:
             raise MdocVerificationError(
                 "the MSO's docType differs from the document's", reason=Reason.DOCTYPE_MISMATCH
@@ -374,6 +404,15 @@ class MdocVerifier:
             self._signers.clear()
         self._signers[ders] = (tuple(certificates), key)
         return tuple(certificates), key
+
+    def _mso(self, payload: bytes) -> _MSO:
+        mso = self._msos.get(payload)
+        if mso is None:
+            mso = _parse_mso(payload, self._options)
+            if len(self._msos) >= _MAX_MEMOISED_MSOS:
+                self._msos.clear()
+            self._msos[payload] = mso
+        return mso
 
     def _check_items(self, name_spaces: object, mso: _MSO) -> dict[str, dict[str, Any]]:
         digest = _DIGESTS[mso.digest_algorithm]
@@ -452,6 +491,14 @@ class MdocVerifier:
             verify_mac0(message, key, detached_payload=payload, failure=Reason.DEVICE_AUTH_INVALID)
             return DeviceAuthKind.MAC
         raise MalformedInputError("DeviceAuth holds neither deviceSignature nor deviceMac")
+
+
+def is_verified_presentation(value: object) -> bool:
+    """True only for a :class:`Presentation` that :class:`MdocVerifier` built."""
+    if not isinstance(value, Presentation):
+        return False
+    mint = getattr(value, "_mint", None)
+    return type(mint) is _Mint and mint.used
 
 
 def _detached(message: CoseMessage, what: str) -> None:

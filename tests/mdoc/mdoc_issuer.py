@@ -9,7 +9,11 @@ so a mistake in the SDK's encoding is not mirrored here. Every knob makes one ki
 - ``omit_digest_for``: leave an element out of valueDigests;
 - ``duplicate_key``: a duplicate key in the IssuerSignedItem map of the first element;
 - ``tamper_issuer_signature``: flip a bit of the issuerAuth signature;
-- ``sign_transcript``: device-sign another transcript than the verifier's.
+- ``sign_transcript``: device-sign another transcript than the verifier's;
+- ``non_preferred``: send one element's IssuerSignedItemBytes with non-preferred headers (tag ``d9 00 18``,
+  byte string ``5a`` + 4-byte length), digested as sent — or, with ``digest_preferred_form``, digested in
+  its preferred form (the bytes sent then do not match the MSO);
+- ``fixed_random``: use these bytes as every element's ``random`` (lets a test predict an item's bytes).
 """
 
 from __future__ import annotations
@@ -102,6 +106,19 @@ class IssuerPKI:
         return self.ds.public_bytes(serialization.Encoding.DER)
 
 
+@dataclass(frozen=True)
+class _Raw:
+    """Bytes written into the encoding as they are (for non-preferred encodings cbor2 would not emit)."""
+
+    data: bytes
+
+
+def _write_raw(encoder: cbor2.CBOREncoder, value: object) -> None:
+    if not isinstance(value, _Raw):
+        raise TypeError(f"cannot encode {type(value).__name__}")
+    encoder.write(value.data)
+
+
 def _tag24(value: Any) -> cbor2.CBORTag:
     return cbor2.CBORTag(24, cbor2.dumps(value))
 
@@ -169,6 +186,9 @@ def issue(
     duplicate_key: bool = False,
     tamper_issuer_signature: bool = False,
     x5chain: Sequence[bytes] | None = None,
+    non_preferred: tuple[str, str] | None = None,
+    digest_preferred_form: bool = False,
+    fixed_random: bytes | None = None,
 ) -> Issued:
     """Issue a credential and present it (deviceSignature) over ``transcript``."""
     curve, hash_alg, alg, crv, size = _CURVES[pki.curve]
@@ -180,18 +200,24 @@ def issue(
         "MD5": hashlib.md5,
     }[digest_algorithm]
     device_key = ec.generate_private_key(curve)
-    items: dict[str, list[cbor2.CBORTag]] = {}
+    items: dict[str, list[cbor2.CBORTag | _Raw]] = {}
     value_digests: dict[str, dict[int, bytes]] = {}
     digest_id = 0
     for namespace, values in elements.items():
         for identifier, value in values.items():
             item = {
                 "digestID": digest_id,
-                "random": os.urandom(16),
+                "random": fixed_random if fixed_random is not None else os.urandom(16),
                 "elementIdentifier": identifier,
                 "elementValue": _encode_value(value),
             }
             item_bytes = cbor2.dumps(_tag24(item))
+            sent: bytes | None = None
+            if non_preferred == (namespace, identifier):
+                content = cbor2.dumps(item)
+                sent = b"\xd9\x00\x18\x5a" + len(content).to_bytes(4, "big") + content
+                if not digest_preferred_form:
+                    item_bytes = sent
             if not (omit_digest_for and omit_digest_for == (namespace, identifier)):
                 value_digests.setdefault(namespace, {})[digest_id] = digest(item_bytes).digest()
             if tamper_item and tamper_item[:2] == (namespace, identifier):
@@ -201,7 +227,9 @@ def issue(
                 # append a second "random" key: a map with a duplicate key (RFC 8949 §5.6)
                 encoded = bytes([encoded[0] + 1]) + encoded[1:] + cbor2.dumps("random") + cbor2.dumps(b"x")
             if disclose is None or (namespace, identifier) in disclose:
-                items.setdefault(namespace, []).append(cbor2.CBORTag(24, encoded))
+                items.setdefault(namespace, []).append(
+                    _Raw(sent) if sent is not None else cbor2.CBORTag(24, encoded)
+                )
             digest_id += 1
     mso = {
         "version": "1.0",
@@ -241,5 +269,5 @@ def issue(
             "deviceAuth": {"deviceSignature": [device_protected, {}, None, device_sig]},
         },
     }
-    response = cbor2.dumps({"version": "1.0", "documents": [document], "status": 0})
+    response = cbor2.dumps({"version": "1.0", "documents": [document], "status": 0}, default=_write_raw)
     return Issued(response, transcript, device_key)
