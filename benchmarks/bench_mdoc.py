@@ -9,6 +9,8 @@ Rows:
   MSO, deviceSignature over DeviceAuthenticationBytes), as bare ``cryptography`` calls on the same bytes.
 * **MdocVerifier.verify (IACA chain)**: full verification; the DS → IACA path is memoised exactly by
   ``PathValidator`` (valid for the chain's validity window), so its ECDSA check is paid once.
+* **MdocVerifier.verify (new credential)**: the same with the MSO memo off (``mso_cache_size=0``), as for
+  a credential never seen before: the MSO is parsed on every call.
 * **MdocVerifier.verify (DS anchor)**: the same with the DS trusted directly.
 * **MdocVerifier.verify_issuer_signed**: issuer signature + MSO + digests only — pymdoccbor's work.
 * **pymdoccbor**: ``MdocCbor.loads`` + ``verify()`` (issuer signature + element digests; it does no chain
@@ -106,11 +108,16 @@ def main() -> int:
         device_key.verify(device_sig, device_tbs, ec.ECDSA(hashes.SHA256()))
 
     chain_verifier = MdocVerifier(IACAStore([pki.iaca]))
+    # A new credential on every call: nothing parsed is reused (the MSO memo is off).
+    cold_verifier = MdocVerifier(IACAStore([pki.iaca]), mso_cache_size=0)
     direct_verifier = MdocVerifier(IACAStore([pki.ds]))
     issuer_signed = cbor2.dumps(document["issuerSigned"])
 
     def ours_chain() -> None:
         chain_verifier.verify(response, session_transcript=transcript, at=NOW)
+
+    def ours_cold() -> None:
+        cold_verifier.verify(response, session_transcript=transcript, at=NOW)
 
     def ours_direct() -> None:
         direct_verifier.verify(response, session_transcript=transcript, at=NOW)
@@ -124,6 +131,7 @@ def main() -> int:
     funcs: dict[str, Callable[[], object]] = {
         "raw ECDSA (2 × P-256 verify)": raw,
         "MdocVerifier.verify (IACA chain)": ours_chain,
+        "MdocVerifier.verify (new credential)": ours_cold,
         "MdocVerifier.verify (DS anchor)": ours_direct,
         "MdocVerifier.verify_issuer_signed": ours_issuer_only,
     }
@@ -172,16 +180,19 @@ def main() -> int:
     print(f"{'what':<38} {'µs/call':>10} {'× raw ECDSA':>12}")
     for name, value in rows:
         print(f"{name:<38} {value:>10.1f} {value / base:>12.2f}")
-    full = rows[1][1]
+    full = timings["MdocVerifier.verify (IACA chain)"]
+    cold = timings["MdocVerifier.verify (new credential)"]
+    issuer_only = timings["MdocVerifier.verify_issuer_signed"]
     print()
-    print(f"verify / raw ECDSA           = {full / base:.2f}  (target ≤ 3)")
+    print(f"verify / raw ECDSA           = {full / base:.2f}  (same credential again; target ≤ 3)")
+    print(f"verify / raw ECDSA           = {cold / base:.2f}  (new credential each call; target ≤ 3)")
     if pymdoc_us is not None:
         print(
-            f"pymdoccbor / verify          = {pymdoc_us / full:.2f}  "
+            f"pymdoccbor / verify          = {pymdoc_us / cold:.2f}  "
             "(target ≥ 3; ours also checks chain + device)"
         )
-        print(f"pymdoccbor / issuer-only     = {pymdoc_us / rows[3][1]:.2f}  (equal work)")
-    ok = full / base <= 3 and (pymdoc_us is None or pymdoc_us / rows[3][1] >= 3)
+        print(f"pymdoccbor / issuer-only     = {pymdoc_us / issuer_only:.2f}  (equal work)")
+    ok = max(full, cold) / base <= 3 and (pymdoc_us is None or pymdoc_us / issuer_only >= 3)
     return 0 if ok else 1
 
 

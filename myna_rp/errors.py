@@ -35,6 +35,25 @@ class Reason(StrEnum):
     ATTRIBUTE_PROOF_UNSUPPORTED = "ATTRIBUTE_PROOF_UNSUPPORTED"  # e.g. Android: no mdoc on the device
     AGE_NOT_DISCLOSED = "AGE_NOT_DISCLOSED"  # no verified element decides the age question
     INDIVIDUAL_NUMBER_REFUSED = "INDIVIDUAL_NUMBER_REFUSED"  # individual_number_unicode without opt-in
+    # --- single-use challenges (myna_rp.challenge) ---
+    CHALLENGE_UNKNOWN = "CHALLENGE_UNKNOWN"  # never issued by this store (or already purged)
+    CHALLENGE_REPLAYED = "CHALLENGE_REPLAYED"  # already consumed once
+    CHALLENGE_EXPIRED = "CHALLENGE_EXPIRED"  # past its TTL
+    CHALLENGE_MISMATCH = "CHALLENGE_MISMATCH"  # issued for another session or purpose
+    # --- platform operator API and OpenID Connect (myna_rp.platform) ---
+    PLATFORM_UNAVAILABLE = "PLATFORM_UNAVAILABLE"  # timeout, connection error, 5xx, 429 after retries
+    PLATFORM_RESPONSE_INVALID = "PLATFORM_RESPONSE_INVALID"  # bad JSON, wrong content type, too large
+    PLATFORM_REJECTED = "PLATFORM_REJECTED"  # a 4xx problem answer from the platform
+    CLIENT_AUTHENTICATION_FAILED = "CLIENT_AUTHENTICATION_FAILED"  # our client credentials were refused
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"  # the holder has not consented (or withdrew consent)
+    OIDC_STATE_MISMATCH = "OIDC_STATE_MISMATCH"  # callback state differs from the one sent
+    OIDC_NONCE_MISMATCH = "OIDC_NONCE_MISMATCH"  # ID token nonce differs from the one sent
+    OIDC_TOKEN_INVALID = "OIDC_TOKEN_INVALID"  # ID token signature, alg, iss, aud, exp or iat check failed
+    OIDC_PROVIDER_ERROR = "OIDC_PROVIDER_ERROR"  # the provider answered with an OAuth error
+    WEBHOOK_SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"  # signature missing or wrong
+    WEBHOOK_REPLAYED = "WEBHOOK_REPLAYED"  # an event id seen before, or timestamp outside the window
+    # --- eKYC (myna_rp.kyc) ---
+    RECORD_STORE_ERROR = "RECORD_STORE_ERROR"  # a confirmation record could not be stored
 
 
 class MynaRPError(Exception):
@@ -250,3 +269,66 @@ class IndividualNumberRefusedError(MynaRPError):
     """``individual_number_unicode`` (個人番号) was requested or returned without the caller's opt-in."""
 
     default_reason = Reason.INDIVIDUAL_NUMBER_REFUSED
+
+
+# --- single-use challenges (myna_rp.challenge) ----------------------------------------------------------
+
+
+class ChallengeError(VerificationError):
+    """A challenge could not be consumed: unknown, replayed, expired, or bound to another session/purpose.
+
+    ``reason`` is one of ``CHALLENGE_UNKNOWN``, ``CHALLENGE_REPLAYED``, ``CHALLENGE_EXPIRED``,
+    ``CHALLENGE_MISMATCH``. Fails closed: a store that cannot answer raises with ``CHALLENGE_UNKNOWN``.
+    """
+
+    default_reason = Reason.CHALLENGE_UNKNOWN
+
+
+# --- platform operator API and OpenID Connect (myna_rp.platform) ----------------------------------------
+
+
+class PlatformError(MynaRPError):
+    """A platform operator or OpenID provider call failed.
+
+    Attributes:
+        status_code: the HTTP status when one was received, else ``None``.
+        retry_after: seconds the server asked us to wait (429/503 ``Retry-After``), else ``None``.
+        problem_type: the RFC 9457 ``type`` of a problem answer, else ``None``.
+    """
+
+    default_reason = Reason.PLATFORM_UNAVAILABLE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Reason | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        problem_type: str | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.problem_type = problem_type
+
+
+class OIDCError(VerificationError):
+    """An OpenID Connect response failed a check (state, nonce, ID token, provider error)."""
+
+    default_reason = Reason.OIDC_TOKEN_INVALID
+
+
+class WebhookError(VerificationError):
+    """A webhook delivery was refused: bad or missing signature, replay, or outside the time window."""
+
+    default_reason = Reason.WEBHOOK_SIGNATURE_INVALID
+
+
+# --- eKYC (myna_rp.kyc) -----------------------------------------------------------------------------------
+
+
+class RecordStoreError(MynaRPError):
+    """A confirmation record (確認記録) could not be written; nothing was stored."""
+
+    default_reason = Reason.RECORD_STORE_ERROR

@@ -152,6 +152,11 @@ def _tdate_decoder(lenient: bool) -> Callable[[object, bool], datetime]:
                 "tag 0 (tdate) must be YYYY-MM-DDTHH:MM:SSZ"
                 + ("" if lenient else " (whole seconds, UTC; leniency is an explicit option)")
             )
+        if not lenient:  # YYYY-MM-DDTHH:MM:SSZ: Python ≥ 3.11 parses the Z itself
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise MalformedInputError("tag 0 (tdate) holds an impossible date-time") from exc
         text = value[:-1] + "+00:00" if value.endswith("Z") else value
         if "." in text:  # Python parses at most 6 fractional digits
             head, _, rest = text.partition(".")
@@ -244,6 +249,15 @@ def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
         whole = _whole_tag24(data)
         if whole is not None:
             return whole
+        # Fast path: decode with buffered reads, giving each tag-24 item its preferred header, then check
+        # that re-encoding the decoded tree gives back the input byte for byte. A CBOR byte string parses
+        # in exactly one way, so when encode(tree) == input, every item (each tag-24 item included) sits
+        # at the span the encoder wrote it to: the provisional raw bytes are the received bytes at the
+        # item's own position. Any other input (non-preferred headers or lengths anywhere, floats in a
+        # wider width, …) is decoded again on the exact-offset path.
+        value = _decode(data, options, exact_offsets=False, provisional_tag24=True)
+        if _reencodes_to(value, data):
+            return value
         return _decode(data, options, exact_offsets=True)
     try:
         return _decode(data, options, exact_offsets=False)
@@ -280,6 +294,19 @@ def _whole_tag24(data: bytes) -> EncodedCBOR | None:
     return EncodedCBOR(raw=data, content=data[start + 1 + width :])
 
 
+def _reencodes_to(value: object, data: bytes) -> bool:
+    try:
+        return cbor2.dumps(value, default=_encode_default, date_as_datetime=False) == data
+    except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError, RecursionError):
+        return False
+
+
+def _provisional_tag24(value: object, _immutable: bool) -> EncodedCBOR:
+    if not isinstance(value, bytes):
+        raise MalformedInputError("tag 24 must enclose a byte string")
+    return EncodedCBOR(raw=_preferred_tag24(value), content=value)
+
+
 def _may_hold_tag24(data: bytes) -> bool:
     # d9 00 18, da 00 00 00 18 and db 00.. 18 all contain 00 18: two scans, a superset of the four headers
     return b"\xd8\x18" in data or b"\x00\x18" in data
@@ -299,11 +326,21 @@ def _position_less_decoders(lenient_tdate: bool) -> dict[int, Callable[[object, 
     return decoders
 
 
-# Built once and never mutated (module-private): the table for input that holds no tag 24.
+def _provisional_decoders(lenient_tdate: bool) -> dict[int, Callable[[object, bool], Any]]:
+    decoders = dict(_BASE_DECODERS[lenient_tdate])
+    decoders[TAG_ENCODED_CBOR] = _provisional_tag24
+    return decoders
+
+
+# Built once and never mutated (module-private): the tables for input that holds no tag 24, and for the
+# re-encoding-checked fast path of input that does.
 _POSITION_LESS_DECODERS = (_position_less_decoders(False), _position_less_decoders(True))
+_PROVISIONAL_DECODERS = (_provisional_decoders(False), _provisional_decoders(True))
 
 
-def _decode(data: bytes, options: CBOROptions, *, exact_offsets: bool) -> Any:
+def _decode(
+    data: bytes, options: CBOROptions, *, exact_offsets: bool, provisional_tag24: bool = False
+) -> Any:
     # Exact offsets (any input that may hold a tag 24): cbor2 reads the stream with ``read_size=1``, so no
     # byte is read ahead and, when the tag-24 decoder runs, the stream position is exactly the end of the
     # tagged byte string just read. The item's start is then found by checking, backwards from there, the
@@ -340,6 +377,8 @@ def _decode(data: bytes, options: CBOROptions, *, exact_offsets: bool) -> Any:
 
         decoders = dict(_BASE_DECODERS[options.lenient_tdate])
         decoders[TAG_ENCODED_CBOR] = encoded_cbor
+    elif provisional_tag24:
+        decoders = _PROVISIONAL_DECODERS[options.lenient_tdate]
     else:
         decoders = _POSITION_LESS_DECODERS[options.lenient_tdate]
     try:

@@ -98,6 +98,20 @@ class CoseMessage:
         return alg
 
 
+# The exact preferred encodings of a protected header holding only ``alg`` ({1: alg}), by far the most
+# common; any other bytes go through the strict decoder.
+_ALG_ONLY_HEADERS: Mapping[bytes, int] = MappingProxyType(
+    {
+        b"\xa1\x01\x26": -7,  # ES256
+        b"\xa1\x01\x38\x22": -35,  # ES384
+        b"\xa1\x01\x38\x23": -36,  # ES512
+        b"\xa1\x01\x05": 5,  # HMAC 256/256
+        b"\xa1\x01\x06": 6,  # HMAC 384/384
+        b"\xa1\x01\x07": 7,  # HMAC 512/512
+    }
+)
+
+
 def parse_cose(value: object, *, tag: int, what: str, options: CBOROptions = STRICT) -> CoseMessage:
     """Parse a decoded COSE_Sign1 (``tag`` 18) or COSE_Mac0 (17) array, tagged or untagged.
 
@@ -115,9 +129,15 @@ def parse_cose(value: object, *, tag: int, what: str, options: CBOROptions = STR
     if len(items) != 4:
         raise MalformedInputError(f"{what} must be a four-element COSE array")
     protected_raw = expect_bytes(items[0], f"{what} protected header")
-    protected = (
-        dict(expect_map(loads(protected_raw, options), f"{what} protected header")) if protected_raw else {}
-    )
+    known = _ALG_ONLY_HEADERS.get(protected_raw)
+    if known is not None:
+        protected = {HEADER_ALG: known}
+    else:
+        protected = (
+            dict(expect_map(loads(protected_raw, options), f"{what} protected header"))
+            if protected_raw
+            else {}
+        )
     unprotected = dict(expect_map(items[1], f"{what} unprotected header"))
     if set(protected) & set(unprotected):
         raise MalformedInputError(f"{what}: a header label appears in both buckets (RFC 9052 §3)")

@@ -177,6 +177,8 @@ class MdocVerifier:
         clock: where "now" comes from (default :class:`~myna_rp.clock.SystemClock`), read per call.
         cbor_options: limits and leniency of the CBOR decoder (strict by default).
         allow_individual_number: accept ``individual_number_unicode`` in results (default refuse).
+        mso_cache_size: parsed MSOs kept, keyed by their exact signed bytes (default 256; 0 disables).
+            Only parsing is saved: every check still runs on every call.
     """
 
     def __init__(
@@ -186,6 +188,7 @@ class MdocVerifier:
         clock: Clock | None = None,
         cbor_options: CBOROptions = STRICT,
         allow_individual_number: bool = False,
+        mso_cache_size: int = _MAX_MEMOISED_MSOS,
     ) -> None:
         if not isinstance(iaca, IACAStore):
             raise ConfigurationError("MdocVerifier needs an IACAStore")
@@ -203,6 +206,9 @@ class MdocVerifier:
         # signature over these bytes, docType, validity at the verification time, DS validity, digests,
         # device authentication) still runs on every call.
         self._msos: dict[bytes, _MSO] = {}
+        if mso_cache_size < 0:
+            raise ConfigurationError("mso_cache_size must be >= 0")
+        self._mso_cache_size = mso_cache_size
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -409,9 +415,10 @@ class MdocVerifier:
         mso = self._msos.get(payload)
         if mso is None:
             mso = _parse_mso(payload, self._options)
-            if len(self._msos) >= _MAX_MEMOISED_MSOS:
-                self._msos.clear()
-            self._msos[payload] = mso
+            if self._mso_cache_size:
+                if len(self._msos) >= self._mso_cache_size:
+                    self._msos.clear()
+                self._msos[payload] = mso
         return mso
 
     def _check_items(self, name_spaces: object, mso: _MSO) -> dict[str, dict[str, Any]]:
@@ -424,7 +431,8 @@ class MdocVerifier:
             seen_ids: set[int] = set()
             for item_bytes in expect_list(items, "IssuerSignedItems"):
                 encoded = expect_encoded(item_bytes, "IssuerSignedItemBytes")
-                item = expect_map(encoded.decode(self._options), "IssuerSignedItem")
+                decoded = encoded.decode(self._options)
+                item = expect_map(decoded, "IssuerSignedItem")
                 digest_id = item.get("digestID")
                 identifier = expect_str(item.get("elementIdentifier"), "elementIdentifier")
                 if not isinstance(digest_id, int) or isinstance(digest_id, bool) or digest_id < 0:
@@ -461,7 +469,8 @@ class MdocVerifier:
         reader_private_key: ec.EllipticCurvePrivateKey | None,
     ) -> DeviceAuthKind:
         namespaces_bytes = expect_encoded(device_signed.get("nameSpaces"), "DeviceNameSpacesBytes")
-        expect_map(namespaces_bytes.decode(self._options), "DeviceNameSpaces")
+        if namespaces_bytes.content != b"\xa0":  # the usual empty map needs no decoder
+            expect_map(namespaces_bytes.decode(self._options), "DeviceNameSpaces")
         device_auth = expect_map(device_signed.get("deviceAuth"), "DeviceAuth")
         if len(device_auth) != 1:
             raise MalformedInputError("DeviceAuth must hold exactly one of deviceSignature or deviceMac")

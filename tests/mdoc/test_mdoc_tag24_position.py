@@ -10,6 +10,8 @@ import hashlib
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mdoc_issuer import NOW, NS, IssuerPKI, default_elements, issue
 
 from myna_rp.errors import MalformedInputError, MdocVerificationError, Reason
@@ -129,3 +131,36 @@ def test_whole_input_tag24_is_exact() -> None:
         assert value.content == content
     with pytest.raises(MalformedInputError, match="trailing"):
         loads(b"\xd8\x18\x43" + content + b"\x00")
+
+
+_HEADER_WIDTHS = (None, 1, 2, 4)  # None: preferred; else a byte-string length argument of that width
+
+
+def _tag24_item(content: bytes, width: int | None) -> bytes:
+    if width is None:
+        return EncodedCBOR.wrap(content).raw
+    head = {1: 0x58, 2: 0x59, 4: 0x5A}[width]
+    if len(content) >= 1 << (8 * width):
+        return EncodedCBOR.wrap(content).raw
+    return b"\xd8\x18" + bytes([head]) + len(content).to_bytes(width, "big") + content
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(), st.text(max_size=40), st.binary(max_size=300)),
+            st.sampled_from(_HEADER_WIDTHS),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_raw_bytes_are_the_received_span_on_both_paths(items: list[tuple[object, int | None]]) -> None:
+    # Preferred input takes the re-encoding-checked fast path, anything else the exact-offset path: either
+    # way every item's raw bytes are exactly what was sent at its position.
+    spans = [_tag24_item(cbor2.dumps(value), width) for value, width in items]
+    data = bytes([0x80 | len(spans)]) + b"".join(spans)
+    decoded = loads(data)
+    assert [item.raw for item in decoded] == spans
+    assert [cbor2.loads(item.content) for item in decoded] == [value for value, _ in items]
