@@ -11,16 +11,17 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[mock,dev]'
+	$(BIN)/python -m pip install -q -e '.[mock,dev,redis]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/myna-rp demo
 
-# A throw-away PostgreSQL on 127.0.0.1 (installed with apt when missing and root) for the tests that need
-# it; stopped when pytest ends, whatever the outcome. See scripts/test-postgres.sh.
+# A throw-away PostgreSQL and a throw-away Redis on 127.0.0.1 (installed with apt when missing and root)
+# for the tests that need them; stopped when pytest ends, whatever the outcome. See
+# scripts/test-postgres.sh and scripts/test-redis.sh.
 test: $(STAMP)
-	scripts/with-test-postgres.sh $(BIN)/python -m pytest -q
+	scripts/with-test-postgres.sh scripts/with-test-redis.sh $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check myna_rp mock_platform myna_demo tests benchmarks
@@ -37,4 +38,5 @@ serve: $(STAMP)
 
 clean:
 	-scripts/test-postgres.sh clean
+	-scripts/test-redis.sh clean
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
