@@ -1,0 +1,90 @@
+"""The shop's own refusals (not SDK reasons): each has a stable ``code`` and an HTTP status.
+
+SDK errors (:class:`myna_rp.errors.MynaRPError`) keep their ``reason``; :mod:`examples.age_check.problems`
+turns both into RFC 9457 problem documents. Messages never carry personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from myna_rp.errors import Reason
+
+#: Members of a problem document the shop sets itself (RFC 9457 §3.1 plus ``code`` and ``reason``).
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code", "reason"})
+
+
+class ShopError(Exception):
+    """A refusal decided by the shop.
+
+    Attributes:
+        code: stable machine-readable code (also the problem ``type`` slug).
+        status: the HTTP status of the problem answer.
+        title: a short, fixed summary.
+        detail: a human sentence (no personal data).
+        reason: the SDK :class:`Reason` it corresponds to, when there is one.
+        extra: extension members of the problem document.
+    """
+
+    code = "SHOP_ERROR"
+    status = 400
+    title = "Request refused"
+    reason: Reason | None = None
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        clash = RESERVED_MEMBERS.intersection(extra)
+        if clash:  # a programming error: extension members must not shadow RFC 9457 members
+            raise ValueError(f"reserved problem members: {sorted(clash)}")
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class UnknownCheckoutError(ShopError):
+    """No checkout with this order id (never opened, or opened on another shop)."""
+
+    code = "UNKNOWN_CHECKOUT"
+    status = 404
+    title = "Unknown checkout"
+
+
+class CheckoutAlreadyDecidedError(ShopError):
+    """The checkout's age check already has an answer; it is decided once."""
+
+    code = "CHECKOUT_ALREADY_DECIDED"
+    status = 409
+    title = "Age check already decided"
+
+
+class AgeRequirementNotMetError(ShopError):
+    """The verified evidence says the customer is younger than the minimum age: checkout refused."""
+
+    code = "AGE_REQUIREMENT_NOT_MET"
+    status = 403
+    title = "Age requirement not met"
+
+
+class AgeCheckRequiredError(ShopError):
+    """The order cannot be placed: its age check has not passed (not done, or refused)."""
+
+    code = "AGE_CHECK_REQUIRED"
+    status = 403
+    title = "Age check required"
+
+
+class FallbackDeclinedError(ShopError):
+    """The customer did not consent to the JPKI fallback (reading the date of birth): checkout refused."""
+
+    code = "JPKI_FALLBACK_DECLINED"
+    status = 403
+    title = "JPKI fallback declined"
+    reason = Reason.CONSENT_REQUIRED
+
+
+class MalformedRequestError(ShopError):
+    """A request member could not be decoded (bad base64, bad certificate encoding)."""
+
+    code = "MALFORMED_INPUT"
+    status = 400
+    title = "Malformed request"
+    reason = Reason.MALFORMED_INPUT
