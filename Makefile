@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench serve clean
+.PHONY: demo test lint bench serve serve-examples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/myna-rp demo
+	PYTHONPATH=. $(BIN)/myna-rp demo
 
 # A throw-away PostgreSQL and a throw-away Redis on 127.0.0.1 (installed with apt when missing and root)
 # for the tests that need them; stopped when pytest ends, whatever the outcome. See
@@ -24,8 +24,8 @@ test: $(STAMP)
 	scripts/with-test-postgres.sh scripts/with-test-redis.sh $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check myna_rp mock_platform myna_demo tests benchmarks
-	$(BIN)/mypy myna_rp mock_platform myna_demo
+	$(BIN)/ruff check myna_rp mock_platform myna_demo examples tests benchmarks
+	$(BIN)/mypy myna_rp mock_platform myna_demo examples
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_jpki.py
@@ -35,6 +35,10 @@ bench: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/myna-mock serve
+
+# The mock (test mode, :8700), the age-check shop (:8701) and the bank (:8702) for the examples' READMEs.
+serve-examples: $(STAMP)
+	scripts/serve-examples.sh
 
 clean:
 	-scripts/test-postgres.sh clean

@@ -11,7 +11,13 @@ in-process callers (tests, demos) that want the facade next to the HTTP API, and
 ``app.state.lifecycle`` the :class:`~mock_platform.issuance.service.LifecycleService` (residents, cards,
 smartphones; routes in :mod:`mock_platform.routes.lifecycle` and :mod:`mock_platform.routes.smartphone`),
 ``app.state.mdoc`` the :class:`~mock_platform.mdoc.service.MdocService` (the iPhone attribute credential;
-routes in :mod:`mock_platform.routes.mdoc`).
+routes in :mod:`mock_platform.routes.mdoc`), ``app.state.oidc`` the :class:`~mock_platform.oidc.OIDCService`
+(the OpenID provider shaped like the Digital Authentication App; routes under ``settings.oidc_issuer``'s
+path, ``/oidc`` by default), ``app.state.relying_parties`` the
+:class:`~mock_platform.rp_auth.RelyingPartyRegistry` (clients of the platform API and the OpenID provider),
+``app.state.platform`` the :class:`~mock_platform.platform_api.service.PlatformService` (the platform
+operator API under ``/platform/v1``) and ``app.state.platform_webhooks`` its
+:class:`~mock_platform.platform_api.webhooks.WebhookDispatcher`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import httpx
 from fastapi import FastAPI
 
 from .ca.crl import CRLSchedule
@@ -29,9 +36,16 @@ from .clock import Clock, MockClock, SystemClock
 from .db import Database
 from .issuance.service import LifecycleConfig, LifecycleService
 from .mdoc.service import MdocConfig, MdocService
+from .oidc import OIDCConfig, OIDCService
+from .oidc import routes as oidc_routes
+from .platform_api import admin as platform_admin
+from .platform_api import routes as platform_routes
+from .platform_api.service import PlatformService
+from .platform_api.webhooks import WebhookDispatcher, WebhookOutbox
 from .routes import admin, ca, lifecycle, mdoc, ocsp, smartphone
 from .routes.lifecycle_models import install_lifecycle_problem_handler
 from .routes.problems import BodySizeLimitMiddleware, document_problem_responses, install_problem_handlers
+from .rp_auth import RelyingPartyRegistry
 from .settings import Settings
 
 
@@ -57,6 +71,8 @@ def create_app(
     config: CAConfig | None = None,
     lifecycle_config: LifecycleConfig | None = None,
     mdoc_config: MdocConfig | None = None,
+    webhook_client: httpx.Client | None = None,
+    oidc_config: OIDCConfig | None = None,
 ) -> FastAPI:
     """Build one application instance.
 
@@ -66,11 +82,15 @@ def create_app(
         clock: the time source; default: a :class:`MockClock` in test mode (starting at
             ``settings.initial_clock`` or the system time), else :class:`SystemClock`.
         database: an open :class:`Database`; default: one for ``settings.database_url``.
+        webhook_client: the HTTP client that delivers the platform API's webhooks to relying parties
+            (tests: an in-process transport); default: an ``httpx.Client`` made on first delivery.
         config: CA behaviour; default: derived from ``settings`` (:func:`ca_config_from_settings`).
         lifecycle_config: smartphone-lifecycle behaviour (notice rules, PIN hasher…); default
             :class:`LifecycleConfig` (argon2id at OWASP parameters).
         mdoc_config: the attribute-credential issuer (curve, validity, renewal); default
             :class:`MdocConfig` (P-256/ES256, 30 days, re-issued 7 days before expiry).
+        oidc_config: the mock OpenID provider (``app.state.oidc``, routes under the issuer's path);
+            default: :class:`OIDCConfig` with ``settings.oidc_issuer``.
 
     Opens the database, creates missing tables and, on first start, the CA generations (RSA key
     generation: about a second); then applies the CA outbox left by a process that was killed.
@@ -89,10 +109,30 @@ def create_app(
     # but never ran (the CA outbox, see docs/lifecycle.md "Crash safety").
     lifecycle_service.settle()
     mdoc_service = MdocService.create(database, clock, mdoc_config)
+    relying_parties = RelyingPartyRegistry(database, clock)
+    oidc_service = OIDCService(
+        database,
+        clock,
+        ca=service,
+        lifecycle=lifecycle_service,
+        registry=relying_parties,
+        config=oidc_config if oidc_config is not None else OIDCConfig(issuer=settings.oidc_issuer),
+    )
+    platform = PlatformService(database, clock, service, relying_parties)
+    # Webhook events are recorded in the revocation's own transaction (a CA defer listener).
+    service.add_defer_listener(WebhookOutbox(clock).on_ca_action)
+    webhooks = WebhookDispatcher(
+        database,
+        clock,
+        relying_parties,
+        webhook_client,
+        make_client=lambda: httpx.Client(timeout=httpx.Timeout(5.0), follow_redirects=False),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        webhooks.close()
         database.dispose()
 
     app = FastAPI(
@@ -106,6 +146,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_lifecycle_problem_handler(app)
+    platform_routes.install_platform_problem_handler(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.include_router(ocsp.build_router(service))
     app.include_router(ca.build_router(service))
@@ -113,10 +154,19 @@ def create_app(
     app.include_router(lifecycle.build_router(lifecycle_service))
     app.include_router(smartphone.build_router(lifecycle_service))
     app.include_router(mdoc.build_router(mdoc_service))
+    app.include_router(platform_routes.build_router(platform))
+    app.include_router(oidc_routes.build_router(oidc_service))
+    if settings.test_mode:
+        app.include_router(platform_admin.build_router(relying_parties))
+        app.include_router(platform_admin.build_webhook_router(webhooks))
     document_problem_responses(app)
     app.state.ca_service = service
     app.state.lifecycle = lifecycle_service
     app.state.mdoc = mdoc_service
+    app.state.relying_parties = relying_parties
+    app.state.oidc = oidc_service
+    app.state.platform = platform
+    app.state.platform_webhooks = webhooks
     app.state.settings = settings
     app.state.clock = clock
     return app

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
         crl_issue_time: JST wall-clock time of the daily CRL issue.
         crl_next_update_grace_minutes: nextUpdate = next daily issue + this grace.
         max_request_bytes: largest accepted request body (413 problem above it).
+        oidc_issuer: the mock OpenID provider's issuer identifier; its routes are mounted under its path
+            (``/oidc``). Set it to the URL clients reach the server at (ID tokens carry it as ``iss``).
     """
 
     model_config = SettingsConfigDict(env_prefix="MYNA_MOCK_", frozen=True, extra="forbid")
@@ -52,8 +54,9 @@ class Settings(BaseSettings):
     crl_issue_time: time = time(0, 0)
     crl_next_update_grace_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    oidc_issuer: str = "http://127.0.0.1:8700/oidc"
 
-    @field_validator("crl_http_base_url", "ocsp_url")
+    @field_validator("crl_http_base_url", "ocsp_url", "oidc_issuer")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     ATTRIBUTE_PROOF_UNSUPPORTED = "ATTRIBUTE_PROOF_UNSUPPORTED"  # e.g. Android: no mdoc on the device
     AGE_NOT_DISCLOSED = "AGE_NOT_DISCLOSED"  # no verified element decides the age question
     INDIVIDUAL_NUMBER_REFUSED = "INDIVIDUAL_NUMBER_REFUSED"  # individual_number_unicode without opt-in
+    AGE_EVIDENCE_INCONSISTENT = "AGE_EVIDENCE_INCONSISTENT"  # signed age elements contradict each other
     # --- single-use challenges (myna_rp.challenge) ---
     CHALLENGE_UNKNOWN = "CHALLENGE_UNKNOWN"  # never issued by this store (or already purged)
     CHALLENGE_REPLAYED = "CHALLENGE_REPLAYED"  # already consumed once
@@ -48,7 +49,7 @@ class Reason(StrEnum):
     CONSENT_REQUIRED = "CONSENT_REQUIRED"  # the holder has not consented (or withdrew consent)
     OIDC_STATE_MISMATCH = "OIDC_STATE_MISMATCH"  # callback state differs from the one sent
     OIDC_NONCE_MISMATCH = "OIDC_NONCE_MISMATCH"  # ID token nonce differs from the one sent
-    OIDC_TOKEN_INVALID = "OIDC_TOKEN_INVALID"  # ID token signature, alg, iss, aud, exp or iat check failed
+    OIDC_TOKEN_INVALID = "OIDC_TOKEN_INVALID"  # noqa: S105 - ID token signature/alg/iss/aud/exp/iat check failed
     OIDC_PROVIDER_ERROR = "OIDC_PROVIDER_ERROR"  # the provider answered with an OAuth error
     WEBHOOK_SIGNATURE_INVALID = "WEBHOOK_SIGNATURE_INVALID"  # signature missing or wrong
     WEBHOOK_REPLAYED = "WEBHOOK_REPLAYED"  # an event id seen before, or timestamp outside the window

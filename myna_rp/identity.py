@@ -16,7 +16,7 @@ from enum import StrEnum
 from .clock import require_aware
 from .jpki.attributes import BasicFourAttributes
 from .jpki.profile import CertificateKind, FormFactor
-from .jpki.verifier import CertificateCheck, JPKIVerification
+from .jpki.verifier import CertificateCheck, JPKIAuthentication, JPKIVerification
 from .revocation.status import RevocationStatus
 
 
@@ -81,6 +81,10 @@ class IdentityVerification:
         revocation: the revocation evidence for the certificate (OCSP or CRL).
         verified_at: the time the verification was made for (aware).
         signed_content: the bytes the holder signed (the RP's challenge or document).
+        user_id: the holder's stable identifier for this RP when a platform (利用者ID, linking the signing
+            and user-authentication certificates across renewals and device changes) or an OpenID
+            provider (pairwise ``sub``) supplied one; ``None`` in direct mode. Ignored by
+            :meth:`same_identity_as`.
 
     Two results for the same person and certificate compare equal on :meth:`same_identity_as`, whatever
     their modes and times.
@@ -92,6 +96,7 @@ class IdentityVerification:
     revocation: RevocationStatus
     verified_at: datetime
     signed_content: bytes
+    user_id: str | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.verified_at)
@@ -130,4 +135,57 @@ class IdentityVerification:
             and self.certificate == other.certificate
             and self.revocation.status == other.revocation.status
             and self.revocation.serial_number == other.revocation.serial_number
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticationVerification:
+    """A verified login with the user-authentication certificate (利用者証明用電子証明書), either mode.
+
+    Holds no personal data (the certificate carries none).
+
+    Attributes:
+        mode: who verified the certificate and its revocation.
+        user_id: the holder's stable identifier for this RP. Platform mode: the platform's user ID (the
+            same for the holder's signing and user-authentication certificates, across renewals and
+            device changes). Direct mode: :attr:`JPKIAuthentication.subject_id` (a keyed hash of the
+            certificate subject: stable for one certificate only).
+        certificate: serial, issuer, fingerprint, validity, kind and form factor.
+        revocation: the revocation evidence for the certificate.
+        verified_at: the time the verification was made for (aware).
+        challenge: the nonce the holder signed.
+    """
+
+    mode: VerificationMode
+    user_id: str
+    certificate: CertificateSummary
+    revocation: RevocationStatus
+    verified_at: datetime
+    challenge: bytes
+
+    def __post_init__(self) -> None:
+        require_aware(self.verified_at)
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthenticationVerification(mode={self.mode.value}, serial={self.certificate.serial_number}, "
+            f"revocation={self.revocation.status.value})"
+        )
+
+    @classmethod
+    def from_jpki(
+        cls,
+        authentication: JPKIAuthentication,
+        *,
+        challenge: bytes,
+        mode: VerificationMode = VerificationMode.DIRECT,
+    ) -> AuthenticationVerification:
+        """Wrap a direct :class:`JPKIAuthentication` (``challenge``: the nonce that was verified)."""
+        return cls(
+            mode=mode,
+            user_id=authentication.subject_id,
+            certificate=CertificateSummary.from_check(authentication.check),
+            revocation=authentication.check.revocation,
+            verified_at=authentication.check.verified_at,
+            challenge=challenge,
         )

@@ -25,7 +25,7 @@ Logs name serial numbers, kinds and reasons only — never attributes or certifi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -148,6 +148,11 @@ class PendingAction(StrEnum):
     RELEASE = "release"
 
 
+#: Called by :meth:`CAService.defer` with ``(session, serial_hex, action, reason)`` inside the caller's
+#: state-change transaction (the platform API records its webhook events there: same commit or none).
+DeferListener = Callable[[Session, str, PendingAction, "RevocationReason | None"], None]
+
+
 @dataclass(frozen=True, slots=True)
 class CACertificateInfo:
     """A CA generation's public side (no key)."""
@@ -254,6 +259,7 @@ class CAService:
         self._clock = clock
         self._config = config if config is not None else CAConfig()
         self._generations: tuple[tuple[int, CAGeneration], ...] = ()
+        self._defer_listeners: list[DeferListener] = []
 
     @classmethod
     def create(cls, database: Database, clock: Clock, config: CAConfig | None = None) -> CAService:
@@ -584,6 +590,11 @@ class CAService:
 
     # ------------------------------------------------------------------ the outbox
 
+    def add_defer_listener(self, listener: DeferListener) -> None:
+        """Call ``listener`` for every later :meth:`defer`, in the deferring transaction (raising rolls it
+        back: an observer that must not miss a revocation fails the state change with it)."""
+        self._defer_listeners.append(listener)
+
     def defer(
         self,
         session: Session,
@@ -606,6 +617,8 @@ class CAService:
                 created_at=whole_seconds(require_aware(self._clock.now())),
             )
         )
+        for listener in self._defer_listeners:
+            listener(session, serial_hex, action, reason)
 
     def apply_pending_actions(self, serial_hex: str | None = None) -> int:
         """Apply the outbox (oldest first; only ``serial_hex``'s rows if given); the number applied.

@@ -1,0 +1,556 @@
+"""OpenID Connect login with the Digital Authentication App (デジタル認証アプリ), and document signing through
+its sign transactions.
+
+:class:`MynaOIDCClient` (sync) and :class:`AsyncMynaOIDCClient` are thin I/O wrappers around one sans-IO
+core (:class:`~myna_rp.platform._oidc_core.OIDCCore`), over an **injected** ``httpx.Client`` /
+``httpx.AsyncClient`` (per-request timeouts always set, redirects never followed, bodies capped). OAuth
+pieces come from authlib's sans-IO layer (authorization URL with PKCE S256, token request bodies,
+``private_key_jwt`` client assertions); JOSE from joserfc. authlib's own httpx client classes are not used
+because they own their transport (so no injected client, no ``httpx.MockTransport``/ASGI testing).
+
+Login::
+
+    client = MynaOIDCClient(http, issuer="https://op.example/oidc", client_id="bank",
+                            private_key=ECKey.import_key(pem), clock=SystemClock())
+    url, login_state = client.begin_login(["openid", "name", "address", "birthdate", "gender"],
+                                          redirect_uri="https://bank.example/cb")
+    # keep login_state (login_state.to_dict()) in the user's session; redirect the browser to url
+    login = client.complete_login(callback_url, login_state)   # → OIDCLogin
+    login.subject          # pairwise sub: stable for this RP across card renewal / phone change
+    login.attributes       # BasicFourAttributes (all four scopes) or PartialAttributes
+
+KYC with a sign transaction (the holder signs your document with the signing certificate)::
+
+    tx = client.create_sign_transaction(digest=hashlib.sha256(document).digest())
+    url, login_state = client.begin_login(["openid"], redirect_uri=..., sign_transaction=tx)
+    login = client.complete_login(callback_url, login_state)
+    signed = client.fetch_signature(tx, login=login)
+    identity = verify_signature_result(signed, verifier, document=document)  # IdentityVerification(mode=OIDC)
+
+Errors: :class:`~myna_rp.errors.OIDCError` with reason ``OIDC_STATE_MISMATCH``, ``OIDC_NONCE_MISMATCH``,
+``OIDC_TOKEN_INVALID`` or ``OIDC_PROVIDER_ERROR`` (:class:`OIDCProviderError`, with the OAuth ``error``;
+``CLIENT_AUTHENTICATION_FAILED`` for ``invalid_client``); transport problems
+:class:`~myna_rp.errors.PlatformError` ``PLATFORM_UNAVAILABLE`` (timeout, connection, 5xx, 429) or
+``PLATFORM_RESPONSE_INVALID`` (bad JSON, wrong content type, oversized body); no exception of httpx,
+authlib or joserfc leaks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import httpx
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from ..clock import Clock, SystemClock
+from ..errors import OIDCError, PlatformError, Reason, VerificationError
+from ..identity import IdentityVerification, VerificationMode
+from ..jpki.profile import CertificateKind
+from ..jpki.verifier import JPKIVerifier
+from ..revocation import RevocationEvidence
+from ._oidc_core import (
+    ID_TOKEN_ALGORITHMS,
+    IDTokenClaims,
+    LoginState,
+    OIDCAcr,
+    OIDCCore,
+    OIDCLogin,
+    OIDCProviderError,
+    OIDCScope,
+    OIDCSettings,
+    PartialAttributes,
+    ProviderMetadata,
+    Received,
+    SignatureResult,
+    SignTransaction,
+    UnknownSigningKeyError,
+    digest_info_sha256,
+    map_attributes,
+)
+
+_TRANSPORT_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+
+
+def _transport_error(exc: Exception) -> PlatformError:
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return PlatformError(f"the call to the OpenID provider {what}", reason=Reason.PLATFORM_UNAVAILABLE)
+
+
+def _too_large(limit: int) -> PlatformError:
+    return PlatformError(
+        f"the provider's answer exceeds {limit} bytes", reason=Reason.PLATFORM_RESPONSE_INVALID
+    )
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _transaction_id(transaction: SignTransaction | str) -> str:
+    return transaction.transaction_id if isinstance(transaction, SignTransaction) else transaction
+
+
+def _check_signature_binding(
+    result: SignatureResult, transaction: SignTransaction | str, login: OIDCLogin | None
+) -> SignatureResult:
+    if isinstance(transaction, SignTransaction) and result.digest != transaction.digest:
+        raise PlatformError(
+            "the signed digest differs from the transaction's", reason=Reason.PLATFORM_RESPONSE_INVALID
+        )
+    if login is not None:
+        if login.sign_transaction_id != result.transaction_id:
+            raise OIDCError(
+                "this login did not present that sign transaction", reason=Reason.OIDC_TOKEN_INVALID
+            )
+        if result.subject != login.subject:
+            raise OIDCError("the signer is not the holder who logged in", reason=Reason.OIDC_TOKEN_INVALID)
+    return result
+
+
+def verify_signature_result(
+    result: SignatureResult,
+    verifier: JPKIVerifier,
+    *,
+    document: bytes,
+    at: datetime | None = None,
+    evidence: RevocationEvidence | None = None,
+) -> IdentityVerification:
+    """Verify a sign transaction's signature and certificate yourself; the KYC result in OIDC mode.
+
+    The provider is not trusted for the verdict: the signature (PKCS#1 v1.5 over the DigestInfo of
+    SHA-256(``document``), RFC 8017 §8.2), the certification path and the revocation status are checked by
+    ``verifier`` under its own :class:`~myna_rp.revocation.RevocationPolicy`.
+
+    Args:
+        result: from :meth:`MynaOIDCClient.fetch_signature`.
+        verifier: your :class:`~myna_rp.jpki.JPKIVerifier` (J-LIS roots, revocation sources).
+        document: the exact bytes whose SHA-256 the transaction carried.
+        at: verification time (aware); the verifier's clock by default.
+        evidence: CRLs / OCSP responses you already hold.
+
+    Returns:
+        :class:`~myna_rp.identity.IdentityVerification` with ``mode=OIDC`` and the holder's basic four
+        attributes (基本4情報) from the signing certificate (署名用電子証明書).
+
+    Raises:
+        VerificationError: ``DIGEST_MISMATCH`` when ``document`` is not what was signed; otherwise as
+            :meth:`JPKIVerifier.verify_signature` (``SIGNATURE_INVALID``, ``CERTIFICATE_REVOKED``,
+            ``REVOCATION_UNAVAILABLE``, ``WRONG_CERTIFICATE_KIND`` …).
+    """
+    if hashlib.sha256(document).digest() != result.digest:
+        raise VerificationError(
+            "the document is not the one whose digest was signed", reason=Reason.DIGEST_MISMATCH
+        )
+    verification = verifier.verify_signature(
+        data=document,
+        signature=result.signature,
+        certificate=result.certificate_der,
+        at=at,
+        evidence=evidence,
+        expected_kind=CertificateKind.SIGNING,
+    )
+    return IdentityVerification.from_jpki(verification, mode=VerificationMode.OIDC)
+
+
+class MynaOIDCClient:
+    """A relying party of the Digital Authentication App, over an injected ``httpx.Client``.
+
+    Args:
+        http: the HTTP client (yours: proxies, TLS, pools; or an ASGI/Mock transport in tests).
+        issuer: the provider's issuer identifier (discovery at ``{issuer}/.well-known/openid-configuration``).
+        client_id: your client id at the provider.
+        private_key: your ``private_key_jwt`` key (joserfc ``ECKey`` P-256 or ``RSAKey``; its ``kid`` is
+            sent); the provider holds the public half.
+        clock: "now" (default :class:`~myna_rp.clock.SystemClock`).
+        settings: timeouts, size cap, cache lifetimes, skews (:class:`OIDCSettings`).
+        assertion_alg: the client-assertion algorithm (default ES256 for EC, PS256 for RSA).
+
+    The instance caches discovery, the provider's JWKS (Clock-based TTL; an unknown ``kid`` refetches at
+    most once per ``jwks_min_refresh``) and its client-credentials token; it keeps no per-login state.
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        issuer: str,
+        client_id: str,
+        private_key: ECKey | RSAKey,
+        clock: Clock | None = None,
+        settings: OIDCSettings | None = None,
+        assertion_alg: str | None = None,
+    ) -> None:
+        self._http = http
+        self.core = OIDCCore(
+            issuer=issuer,
+            client_id=client_id,
+            private_key=private_key,
+            clock=clock if clock is not None else SystemClock(),
+            settings=settings,
+            assertion_alg=assertion_alg,
+        )
+
+    # -- transport ----------------------------------------------------------------------------------
+
+    def _send(self, request: httpx.Request) -> Received:
+        limit = self.core.settings.max_response_bytes
+        try:
+            response = self._http.send(request, stream=True, follow_redirects=False)
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc) from exc
+        try:
+            declared = _declared_length(response)
+            if declared is not None and declared > limit:
+                raise _too_large(limit)
+            chunks: list[bytes] = []
+            total = 0
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc) from exc
+        finally:
+            response.close()
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return Received(response.status_code, headers, b"".join(chunks))
+
+    # -- provider -----------------------------------------------------------------------------------
+
+    def metadata(self) -> ProviderMetadata:
+        """The provider's metadata (OIDC Discovery), cached for ``settings.metadata_ttl``."""
+        cached = self.core.cached_metadata()
+        if cached is not None:
+            return cached
+        return self.core.accept_discovery(self._send(self.core.discovery_request()))
+
+    def _keys(self, metadata: ProviderMetadata, *, force: bool = False) -> KeySet:
+        cached = None if force else self.core.cached_jwks()
+        if cached is not None:
+            return cached
+        return self.core.accept_jwks(self._send(self.core.jwks_request(metadata)))
+
+    def _service_token(self, metadata: ProviderMetadata) -> str:
+        cached = self.core.cached_service_token()
+        if cached is not None:
+            return cached
+        tokens = self.core.accept_token(
+            self._send(self.core.client_credentials_request(metadata)), expect_id_token=False
+        )
+        return self.core.remember_service_token(tokens)
+
+    # -- login --------------------------------------------------------------------------------------
+
+    def begin_login(
+        self,
+        scopes: Sequence[str] = (OIDCScope.OPENID,),
+        *,
+        redirect_uri: str,
+        acr_values: Sequence[str] = (),
+        sign_transaction: SignTransaction | str | None = None,
+    ) -> tuple[str, LoginState]:
+        """Start a login: the URL to send the browser to, and the state to keep for the callback.
+
+        Args:
+            scopes: ``openid`` (added if missing), ``name``, ``address``, ``birthdate``, ``gender``,
+                ``sign`` (added when ``sign_transaction`` is given).
+            redirect_uri: exactly as registered at the provider.
+            acr_values: acceptable authentication contexts, preferred first (e.g. :class:`OIDCAcr`);
+                the returned ID token's ``acr`` must be one of them.
+            sign_transaction: a transaction from :meth:`create_sign_transaction` for the holder to sign.
+
+        Raises:
+            PlatformError: discovery failed. ValueError: ``sign`` scope without a transaction.
+        """
+        metadata = self.metadata()
+        transaction_id = _transaction_id(sign_transaction) if sign_transaction is not None else None
+        return self.core.begin_login(
+            metadata,
+            scopes=[str(scope) for scope in scopes],
+            redirect_uri=redirect_uri,
+            acr_values=[str(acr) for acr in acr_values],
+            sign_transaction_id=transaction_id,
+        )
+
+    def complete_login(self, callback: str | Mapping[str, str], state: LoginState) -> OIDCLogin:
+        """Finish a login from the callback URL (or its query parameters).
+
+        Checks ``state``, exchanges the code (PKCE verifier, private_key_jwt), validates the ID token
+        (ES256 only, signature, iss, aud/azp, exp, iat, nonce, at_hash, acr) and, when attribute scopes
+        were granted, reads UserInfo (``sub`` must match).
+
+        Raises:
+            OIDCError: ``OIDC_STATE_MISMATCH``, ``OIDC_NONCE_MISMATCH``, ``OIDC_TOKEN_INVALID``;
+                :class:`OIDCProviderError` (``OIDC_PROVIDER_ERROR`` / ``CLIENT_AUTHENTICATION_FAILED``).
+            PlatformError: ``PLATFORM_UNAVAILABLE``, ``PLATFORM_RESPONSE_INVALID``, ``PLATFORM_REJECTED``.
+        """
+        code = self.core.parse_callback(callback, state)
+        metadata = self.metadata()
+        tokens = self.core.accept_token(
+            self._send(self.core.token_request(metadata, code=code, state=state)), expect_id_token=True
+        )
+        assert tokens.id_token is not None
+        claims = self._validate(metadata, tokens.id_token, state, tokens.access_token)
+        userinfo = None
+        if self.core.wants_userinfo(tokens, state):
+            userinfo = self.core.accept_userinfo(
+                self._send(self.core.userinfo_request(metadata, tokens.access_token)), claims
+            )
+        return self.core.login_result(tokens, claims, state, userinfo)
+
+    def _validate(
+        self, metadata: ProviderMetadata, id_token: str, state: LoginState, access_token: str | None
+    ) -> IDTokenClaims:
+        keys = self._keys(metadata)
+        try:
+            return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
+        except UnknownSigningKeyError:
+            if not self.core.may_refresh_jwks():
+                raise
+        keys = self._keys(metadata, force=True)  # key rotation: one refetch
+        return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
+
+    def validate_id_token(
+        self, id_token: str, state: LoginState, *, access_token: str | None = None
+    ) -> IDTokenClaims:
+        """Validate an ID token against the provider's JWKS and ``state`` (the checks of
+        :meth:`complete_login`; ``at_hash`` only when ``access_token`` is given).
+
+        Raises:
+            OIDCError: ``OIDC_TOKEN_INVALID`` / ``OIDC_NONCE_MISMATCH``. PlatformError: discovery/JWKS.
+        """
+        return self._validate(self.metadata(), id_token, state, access_token)
+
+    # -- sign transactions --------------------------------------------------------------------------
+
+    def create_sign_transaction(self, *, digest: bytes, digest_info: bool = False) -> SignTransaction:
+        """Ask the provider to have the holder sign ``digest``.
+
+        Args:
+            digest: SHA-256 of the document (32 bytes), or with ``digest_info`` its RFC 8017 §9.2
+                DigestInfo DER (51 bytes; :func:`digest_info_sha256` builds one).
+
+        Raises:
+            OIDCProviderError: our client credentials were refused (``CLIENT_AUTHENTICATION_FAILED``).
+            PlatformError: ``PLATFORM_REJECTED`` (e.g. a malformed digest), transport errors.
+        """
+        metadata = self.metadata()
+        token = self._service_token(metadata)
+        request = self.core.create_transaction_request(
+            metadata, token, digest=digest, digest_info=digest_info
+        )
+        return self.core.accept_transaction(self._send(request))
+
+    def fetch_signature(
+        self, transaction: SignTransaction | str, *, login: OIDCLogin | None = None
+    ) -> SignatureResult:
+        """The holder's signature and signing certificate, once the holder approved.
+
+        With ``login``, the signature must come from that login (same transaction, same ``sub``);
+        with a :class:`SignTransaction`, the signed digest must be its digest.
+
+        Raises:
+            OIDCProviderError: not signed (``error`` = ``transaction_pending`` / ``_declined`` /
+                ``_failed`` / ``_expired``), or our token refused.
+            OIDCError: ``OIDC_TOKEN_INVALID`` when ``login`` does not match.
+            PlatformError: transport errors, unknown transaction (``PLATFORM_REJECTED``).
+            MalformedInputError: ``transaction`` is not a plausible transaction id.
+        """
+        metadata = self.metadata()
+        transaction_id = _transaction_id(transaction)
+        token = self._service_token(metadata)
+        request = self.core.fetch_transaction_request(metadata, token, transaction_id)
+        result = self.core.accept_signature(self._send(request), transaction_id)
+        return _check_signature_binding(result, transaction, login)
+
+    @staticmethod
+    def verify_signature(
+        result: SignatureResult,
+        verifier: JPKIVerifier,
+        *,
+        document: bytes,
+        at: datetime | None = None,
+        evidence: RevocationEvidence | None = None,
+    ) -> IdentityVerification:
+        """:func:`verify_signature_result` as a method."""
+        return verify_signature_result(result, verifier, document=document, at=at, evidence=evidence)
+
+
+class AsyncMynaOIDCClient:
+    """:class:`MynaOIDCClient` over an ``httpx.AsyncClient`` (same core, same checks, same errors)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        issuer: str,
+        client_id: str,
+        private_key: ECKey | RSAKey,
+        clock: Clock | None = None,
+        settings: OIDCSettings | None = None,
+        assertion_alg: str | None = None,
+    ) -> None:
+        self._http = http
+        self.core = OIDCCore(
+            issuer=issuer,
+            client_id=client_id,
+            private_key=private_key,
+            clock=clock if clock is not None else SystemClock(),
+            settings=settings,
+            assertion_alg=assertion_alg,
+        )
+
+    async def _send(self, request: httpx.Request) -> Received:
+        limit = self.core.settings.max_response_bytes
+        try:
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc) from exc
+        try:
+            declared = _declared_length(response)
+            if declared is not None and declared > limit:
+                raise _too_large(limit)
+            chunks: list[bytes] = []
+            total = 0
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(exc) from exc
+        finally:
+            await response.aclose()
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return Received(response.status_code, headers, b"".join(chunks))
+
+    async def metadata(self) -> ProviderMetadata:
+        cached = self.core.cached_metadata()
+        if cached is not None:
+            return cached
+        return self.core.accept_discovery(await self._send(self.core.discovery_request()))
+
+    async def _keys(self, metadata: ProviderMetadata, *, force: bool = False) -> KeySet:
+        cached = None if force else self.core.cached_jwks()
+        if cached is not None:
+            return cached
+        return self.core.accept_jwks(await self._send(self.core.jwks_request(metadata)))
+
+    async def _service_token(self, metadata: ProviderMetadata) -> str:
+        cached = self.core.cached_service_token()
+        if cached is not None:
+            return cached
+        tokens = self.core.accept_token(
+            await self._send(self.core.client_credentials_request(metadata)), expect_id_token=False
+        )
+        return self.core.remember_service_token(tokens)
+
+    async def begin_login(
+        self,
+        scopes: Sequence[str] = (OIDCScope.OPENID,),
+        *,
+        redirect_uri: str,
+        acr_values: Sequence[str] = (),
+        sign_transaction: SignTransaction | str | None = None,
+    ) -> tuple[str, LoginState]:
+        metadata = await self.metadata()
+        transaction_id = _transaction_id(sign_transaction) if sign_transaction is not None else None
+        return self.core.begin_login(
+            metadata,
+            scopes=[str(scope) for scope in scopes],
+            redirect_uri=redirect_uri,
+            acr_values=[str(acr) for acr in acr_values],
+            sign_transaction_id=transaction_id,
+        )
+
+    async def complete_login(self, callback: str | Mapping[str, str], state: LoginState) -> OIDCLogin:
+        code = self.core.parse_callback(callback, state)
+        metadata = await self.metadata()
+        tokens = self.core.accept_token(
+            await self._send(self.core.token_request(metadata, code=code, state=state)), expect_id_token=True
+        )
+        assert tokens.id_token is not None
+        claims = await self._validate(metadata, tokens.id_token, state, tokens.access_token)
+        userinfo = None
+        if self.core.wants_userinfo(tokens, state):
+            userinfo = self.core.accept_userinfo(
+                await self._send(self.core.userinfo_request(metadata, tokens.access_token)), claims
+            )
+        return self.core.login_result(tokens, claims, state, userinfo)
+
+    async def _validate(
+        self, metadata: ProviderMetadata, id_token: str, state: LoginState, access_token: str | None
+    ) -> IDTokenClaims:
+        keys = await self._keys(metadata)
+        try:
+            return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
+        except UnknownSigningKeyError:
+            if not self.core.may_refresh_jwks():
+                raise
+        keys = await self._keys(metadata, force=True)
+        return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
+
+    async def validate_id_token(
+        self, id_token: str, state: LoginState, *, access_token: str | None = None
+    ) -> IDTokenClaims:
+        return await self._validate(await self.metadata(), id_token, state, access_token)
+
+    async def create_sign_transaction(self, *, digest: bytes, digest_info: bool = False) -> SignTransaction:
+        metadata = await self.metadata()
+        token = await self._service_token(metadata)
+        request = self.core.create_transaction_request(
+            metadata, token, digest=digest, digest_info=digest_info
+        )
+        return self.core.accept_transaction(await self._send(request))
+
+    async def fetch_signature(
+        self, transaction: SignTransaction | str, *, login: OIDCLogin | None = None
+    ) -> SignatureResult:
+        metadata = await self.metadata()
+        transaction_id = _transaction_id(transaction)
+        token = await self._service_token(metadata)
+        request = self.core.fetch_transaction_request(metadata, token, transaction_id)
+        result = self.core.accept_signature(await self._send(request), transaction_id)
+        return _check_signature_binding(result, transaction, login)
+
+    @staticmethod
+    def verify_signature(
+        result: SignatureResult,
+        verifier: JPKIVerifier,
+        *,
+        document: bytes,
+        at: datetime | None = None,
+        evidence: RevocationEvidence | None = None,
+    ) -> IdentityVerification:
+        """:func:`verify_signature_result` (CPU only: no await)."""
+        return verify_signature_result(result, verifier, document=document, at=at, evidence=evidence)
+
+
+__all__ = [
+    "ID_TOKEN_ALGORITHMS",
+    "AsyncMynaOIDCClient",
+    "IDTokenClaims",
+    "LoginState",
+    "MynaOIDCClient",
+    "OIDCAcr",
+    "OIDCLogin",
+    "OIDCProviderError",
+    "OIDCScope",
+    "OIDCSettings",
+    "PartialAttributes",
+    "ProviderMetadata",
+    "SignTransaction",
+    "SignatureResult",
+    "digest_info_sha256",
+    "map_attributes",
+    "verify_signature_result",
+]
