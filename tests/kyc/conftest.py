@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from joserfc.jwk import ECKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lifecycle"))
 
@@ -30,7 +31,7 @@ from myna_rp.kyc import DirectVerification, KycService, RetentionProfile, SQLRec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kyc_support import BASE_URL, OIDC_ISSUER, RP
+from kyc_support import BASE_URL, OIDC_ISSUER, REDIRECT, RP, Registered
 
 POOL_SIZE = 12
 
@@ -98,3 +99,21 @@ def service(world: World, challenges: MemoryChallengeStore, repository: SQLRecor
         profile=RetentionProfile.BANK,
         clock=world.clock,
     )
+
+
+@pytest.fixture
+def relying_party(world: World) -> Registered:
+    """The bank registered at the mock (API key for platform mode, JWKS for private_key_jwt)."""
+    key = ECKey.generate_key("P-256", parameters={"kid": "bank-kyc-1"}, private=True)
+    answer = world.client.post(
+        "/admin/relying-parties",
+        json={
+            "name": "Example Bank (kyc tests)",
+            "jwks": {"keys": [key.as_dict(private=False)]},
+            "generate_api_key": True,
+            "redirect_uris": [REDIRECT],
+        },
+    )
+    assert answer.status_code in (200, 201), answer.text
+    body = answer.json()
+    return Registered(body["client_id"], body["api_key"], key)

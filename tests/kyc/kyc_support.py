@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from joserfc.jwk import ECKey
 from lifecycle_support import OCSP_ONLY, World
 
 from myna_rp.identity import CertificateSummary, VerificationMode
@@ -92,3 +94,15 @@ def synthetic_record(
     }
     values.update(overrides)
     return ConfirmationRecord(**values)
+
+
+REDIRECT = "https://bank.example/kyc/callback"
+
+
+@dataclass
+class Registered:
+    """A relying party registered at the mock: client id, API key and its private_key_jwt key."""
+
+    client_id: str
+    api_key: str
+    key: ECKey

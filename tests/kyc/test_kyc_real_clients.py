@@ -13,13 +13,11 @@ challenge — and hands the result to :class:`OIDCVerification`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from joserfc.jwk import ECKey
-from kyc_support import BASE_URL, OIDC_ISSUER, RP
+from kyc_support import BASE_URL, OIDC_ISSUER, REDIRECT, RP, Registered
 from lifecycle_support import CARD_AUTH_PIN, CARD_PASSWORD, HANAKO, MOVED, PHONE_PASSWORD, PHONE_PIN, World
 
 from mock_platform.device.auth_app import AuthApp
@@ -39,32 +37,6 @@ from myna_rp.kyc import (
 from myna_rp.platform import APIKey, PlatformClient
 from myna_rp.platform.oidc import MynaOIDCClient, verify_signature_result
 from myna_rp.revocation import CertStatus
-
-REDIRECT = "https://bank.example/kyc/callback"
-
-
-@dataclass
-class Registered:
-    client_id: str
-    api_key: str
-    key: ECKey
-
-
-@pytest.fixture
-def relying_party(world: World) -> Registered:
-    key = ECKey.generate_key("P-256", parameters={"kid": "bank-kyc-1"}, private=True)
-    answer = world.client.post(
-        "/admin/relying-parties",
-        json={
-            "name": "Example Bank (kyc tests)",
-            "jwks": {"keys": [key.as_dict(private=False)]},
-            "generate_api_key": True,
-            "redirect_uris": [REDIRECT],
-        },
-    )
-    assert answer.status_code in (200, 201), answer.text
-    body = answer.json()
-    return Registered(body["client_id"], body["api_key"], key)
 
 
 def kyc(
