@@ -19,8 +19,17 @@ Steps:
 9. the same check on a second synthetic resident's Android phone: the phone answers
    ATTRIBUTE_PROOF_UNSUPPORTED, ``verify_age`` on its JPKI signature raises ``AttributeProofUnsupported``
    naming the fallback, and with the customer's explicit consent the shop answers from the JPKI signing
-   certificate's date of birth (``allow_jpki_date_of_birth=True``).
+   certificate's date of birth (``allow_jpki_date_of_birth=True``);
+10. OpenID Connect login through the mock Digital Authentication App (デジタル認証アプリ): the RP
+    (``MynaOIDCClient``: PKCE S256, private_key_jwt, ES256 ID token checked) asks for name and birthdate, the
+    holder approves with the card and its PIN, the RP gets a pairwise ``sub`` and the two attributes;
+11. the example bank (``examples/bank_kyc``): account opening with the JPKI signing certificate and a
+    confirmation record (確認記録), login with the user authentication certificate, the customer moves and
+    the platform's webhook brings the new address (its README's walk-through, in-process);
+12. the example age-gated shop (``examples/age_check``): checkouts by iPhone (web and in-app), a
+    19-year-old refused, a replay refused, an Android customer with and without the JPKI fallback.
 
+Steps 11 and 12 run the examples from the repository checkout (``make demo`` sets ``PYTHONPATH``).
 Every person here is synthetic.
 """
 
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import logging
 import secrets
 import sys
 import tempfile
@@ -38,9 +48,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc.jwk import ECKey
 
 from mock_platform.app import create_app
 from mock_platform.clock import JST, MockClock
@@ -50,6 +62,8 @@ from mock_platform.device import (
     PlatformProblemError,
     Smartphone,
 )
+from mock_platform.device.auth_app import AuthApp
+from mock_platform.device.simulator import Card
 from mock_platform.settings import Settings
 from myna_rp.age import verify_age
 from myna_rp.clock import Clock
@@ -63,6 +77,7 @@ from myna_rp.mdoc import (
     dcapi_transcript,
     open_dcapi_response,
 )
+from myna_rp.platform import MynaOIDCClient
 from myna_rp.revocation import MemoryRevocationCache, OCSPClient, RevocationChecker, RevocationPolicy
 
 with warnings.catch_warnings():
@@ -91,13 +106,27 @@ MINIMUM_AGE = 20  # alcohol and tobacco in Japan
 CARD_SIGNING_PASSWORD = "CARD2024"  # noqa: S105 - synthetic, 6-16 of A-Z0-9
 PHONE_SIGNING_PASSWORD = "PHONE2024"  # noqa: S105 - synthetic
 PIN = "1234"
+MOCK_BASE = "http://mock-platform.invalid"  # the in-process mock's base URL (no socket)
+RP_REDIRECT = "https://bank.example/oidc/callback"
+
+
+BANK_HOST = "bank.demo.invalid"
+BANK_BASE = f"http://{BANK_HOST}"
 
 
 class Demo:
-    def __init__(self, http: TestClient, clock: MockClock, out: TextIO) -> None:
+    def __init__(
+        self,
+        http: TestClient,
+        clock: MockClock,
+        out: TextIO,
+        webhook_targets: dict[str, TestClient] | None = None,
+    ) -> None:
         self.http = http
         self.clock = clock
         self.out = out
+        # host -> in-process app that receives the mock platform's webhooks (the bank of step 11)
+        self.webhook_targets: dict[str, TestClient] = webhook_targets if webhook_targets is not None else {}
 
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -243,12 +272,117 @@ class Demo:
         self.step("9. Age check on Android: no attribute proof, JPKI fallback with the customer's consent")
         if not self.age_check_android(counter, fresh_verifier):
             return 1
+
+        self.step("10. OpenID Connect login: the Digital Authentication App, approved with the card")
+        if not self.oidc_login(card, sdk_clock):
+            return 1
+
+        self.step("11. The example bank (examples/bank_kyc): account opening, login, a customer who moves")
+        if not self.bank_walkthrough():
+            return 1
+
+        self.step("12. The example shop (examples/age_check): age-restricted checkouts")
+        if not self.shop_walkthrough():
+            return 1
         self.say()
         self.say(
             "Demo finished: Android and iPhone flows, eKYC verified, revocation enforced, login verified, "
-            "age checked (iPhone mdoc, Android JPKI fallback)."
+            "age checked (iPhone mdoc, Android JPKI fallback), OIDC login, bank account opened, shop "
+            "checkout done."
         )
         return 0
+
+    def oidc_login(self, card: Card, clock: Clock) -> bool:
+        key = ECKey.generate_key("P-256", private=True, parameters={"kid": "demo-bank-1"})
+        registered = self.http.post(
+            "/admin/relying-parties",
+            json={
+                "name": "Demo Bank (synthetic)",
+                "jwks": {"keys": [key.as_dict(private=False)]},
+                "redirect_uris": [RP_REDIRECT],
+            },
+        )
+        registered.raise_for_status()
+        client_id = registered.json()["client_id"]
+        oidc = MynaOIDCClient(
+            self.http, issuer=f"{MOCK_BASE}/oidc", client_id=client_id, private_key=key, clock=clock
+        )
+        url, state = oidc.begin_login(["openid", "name", "birthdate"], redirect_uri=RP_REDIRECT)
+        self.say(f"   RP {client_id}: authorization request (PKCE S256, state, nonce) for name + birthdate")
+        app = AuthApp(self.http)
+        request = app.open(url)
+        # name/birthdate come from the signing certificate: the app asks for its password too
+        callback = app.approve_with_card(request, card, pin=PIN, signing_password=CARD_SIGNING_PASSWORD)
+        self.say("   the holder approves in the app with the card (PIN and signing password)")
+        login = oidc.complete_login(callback, state)
+        self.say(f"   ID token verified (ES256, iss, aud, exp, iat, nonce); acr {login.acr}")
+        self.say(f"   pairwise sub {login.subject[:16]}… (another RP gets another value)")
+        attributes = login.attributes
+        name = attributes.name if attributes is not None else None
+        born = attributes.date_of_birth if attributes is not None else None
+        shown = born.value.isoformat() if born is not None and born.value is not None else "not given"
+        self.say(f"   userinfo: name {name}, birthdate {shown} (only the scopes granted)")
+        return bool(login.subject) and name == RESIDENT["name"]
+
+    def bank_walkthrough(self) -> bool:
+        try:
+            from examples.bank_kyc import BankDependencies, BankSettings
+            from examples.bank_kyc import create_app as create_bank
+            from examples.bank_kyc.walkthrough import run as run_bank
+        except ImportError as exc:
+            self.say(
+                f"   skipped: the examples are not importable here ({exc}); run `make demo` from the repo"
+            )
+            return False
+        registered = self.http.post(
+            "/admin/relying-parties",
+            json={
+                "name": "Example Bank (synthetic)",
+                "generate_api_key": True,
+                "webhook_url": f"{BANK_BASE}/webhooks/platform",
+            },
+        )
+        registered.raise_for_status()
+        rp = registered.json()
+        with tempfile.TemporaryDirectory(prefix="myna-demo-bank-") as folder:
+            settings = BankSettings(
+                mode="direct",
+                database_url=f"sqlite:///{Path(folder) / 'bank.sqlite3'}",
+                platform_url=MOCK_BASE,
+                platform_api_key=rp["api_key"],
+                platform_client_id=rp["client_id"],
+                webhook_secret=rp["webhook_secret"],
+            )
+            bank_app = create_bank(settings, dependencies=BankDependencies(clock=self.clock, http=self.http))
+            with TestClient(bank_app, base_url=BANK_BASE) as bank:
+                self.webhook_targets[BANK_HOST] = bank
+                # The bank logs refusals (the forged webhook of the story) as warnings: the story says it.
+                logging.getLogger("examples.bank_kyc").setLevel(logging.ERROR)
+                try:
+                    seen = run_bank(self.http, bank, say=lambda line: self.say("   " + line))
+                finally:
+                    del self.webhook_targets[BANK_HOST]
+        opened = seen.get("opened", (0, {}))[0] == 201
+        moved = seen.get("me_after", {}).get("reverification_required") is False
+        return opened and moved
+
+    def shop_walkthrough(self) -> bool:
+        try:
+            from examples.age_check import ShopDependencies, ShopSettings
+            from examples.age_check import create_app as create_shop
+            from examples.age_check.walkthrough import Walkthrough
+        except ImportError as exc:
+            self.say(
+                f"   skipped: the examples are not importable here ({exc}); run `make demo` from the repo"
+            )
+            return False
+        settings = ShopSettings(origin=SHOP_ORIGIN, clock="platform", platform_url=MOCK_BASE)
+        shop_app = create_shop(settings, dependencies=ShopDependencies(http=self.http))
+        with TestClient(shop_app, base_url=SHOP_ORIGIN) as shop:
+            results = Walkthrough(self.http, shop, say=lambda line: self.say("   " + line)).run()
+        approved: bool = results["iphone_web_25"]["http_status"] == 200
+        refused: bool = results["iphone_web_19"]["http_status"] == 403
+        return approved and refused
 
     def mdoc_verifier(self, clock: Clock) -> MdocVerifier:
         """The shop trusts the platform's IACA root (``GET /mdoc/iaca.cer``)."""
@@ -372,21 +506,47 @@ def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _webhook_transport(targets: dict[str, TestClient]) -> httpx.MockTransport:
+    """Deliver the mock's webhooks to the in-process app registered for the request's host (else 503)."""
+
+    def deliver(request: httpx.Request) -> httpx.Response:
+        target = targets.get(request.url.host)
+        if target is None:
+            return httpx.Response(503)
+        answer = target.request(
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            content=request.content,
+            headers=dict(request.headers),
+        )
+        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+
+    return httpx.MockTransport(deliver)
+
+
 @contextmanager
-def mock_platform(folder: Path) -> Iterator[tuple[TestClient, MockClock]]:
+def mock_platform(
+    folder: Path, webhook_targets: dict[str, TestClient]
+) -> Iterator[tuple[TestClient, MockClock]]:
     """The mock platform app on a fresh SQLite file, served in-process through an httpx client."""
     clock = MockClock(datetime.now(UTC))
-    settings = Settings(database_url=f"sqlite:///{folder / 'mock_platform.sqlite3'}", test_mode=True)
-    app = create_app(settings, clock=clock)
-    with TestClient(app, base_url="http://mock-platform.invalid") as client:
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'mock_platform.sqlite3'}",
+        test_mode=True,
+        oidc_issuer=f"{MOCK_BASE}/oidc",
+    )
+    webhooks = httpx.Client(transport=_webhook_transport(webhook_targets))
+    app = create_app(settings, clock=clock, webhook_client=webhooks)
+    with webhooks, TestClient(app, base_url=MOCK_BASE) as client:
         yield client, clock
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Entry point (``myna_rp.commands``: ``myna-rp demo``). Returns the exit code."""
+    targets: dict[str, TestClient] = {}
     with (
         tempfile.TemporaryDirectory(prefix="myna-demo-") as folder,
-        mock_platform(Path(folder)) as (http, clock),
+        mock_platform(Path(folder), targets) as (http, clock),
     ):
         print("myna-rp demo — everything below runs on this machine, with synthetic people")
-        return Demo(http, clock, sys.stdout).run()
+        return Demo(http, clock, sys.stdout, targets).run()
