@@ -23,15 +23,14 @@
 # MYNA_RP_REQUIRE_POSTGRES=1).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/test-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
 STATE="${MYNA_PG_STATE_DIR:-$ROOT/.var/postgres}"
 DATABASE="myna_test"
 SUPERUSER="postgres"
 FIRST_PORT="${MYNA_PG_PORT:-55432}"
-PORT_TRIES=50
 
 log() { printf 'test-postgres: %s\n' "$*" >&2; }
-die() { log "$*"; exit 2; }
 
 find_bindir() {
     local dir
@@ -47,33 +46,6 @@ find_bindir() {
         fi
     done
     return 1
-}
-
-install_postgres() {
-    if [[ "$(id -u)" -ne 0 ]]; then
-        die "PostgreSQL (pg_ctl, initdb) not found and not root: install it (Debian: apt-get install postgresql) or set MYNA_TEST_POSTGRES_URL"
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        die "PostgreSQL (pg_ctl, initdb) not found and no apt-get here: install PostgreSQL or set MYNA_TEST_POSTGRES_URL"
-    fi
-    log "PostgreSQL not found: installing Debian's postgresql with apt-get (once per machine)…"
-    local started=$SECONDS policy=/usr/sbin/policy-rc.d own_policy=0
-    # Keep the package from starting its default cluster (a server on 5432 nobody would stop).
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=1
-    fi
-    local status=0
-    {
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
-    } >&2 || status=$?
-    if [[ "$own_policy" -eq 1 ]]; then
-        rm -f "$policy"
-    fi
-    [[ "$status" -eq 0 ]] || die "apt-get install postgresql failed (exit $status)"
-    log "installed in $((SECONDS - started)) s"
 }
 
 # --- who runs the server: initdb and postgres refuse to run as root --------------------------------------
@@ -121,11 +93,6 @@ is_running() {
     as_owner "$BINDIR/pg_ctl" status -D "$dir" >/dev/null 2>&1
 }
 
-port_in_use() {
-    # bash's /dev/tcp: a successful connect means something listens there.
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 server_version() {
     "$BINDIR/postgres" -V | awk '{print $3}'
 }
@@ -171,11 +138,19 @@ create_database() {
     fi
 }
 
+# Start the cluster in DATA_DIR on one port: 0 started, 1 the port was lost meanwhile, 2 a real failure.
+start_on_port() {
+    start_server "$DATA_DIR" "$1" && return 0
+    if grep -q -i -E "could not (bind|create listen)|address already in use" "$DATA_DIR/server.log" 2>/dev/null; then
+        return 1
+    fi
+    tail -n 20 "$DATA_DIR/server.log" >&2 2>/dev/null || true
+    return 2
+}
+
 cmd_start() {
-    local started=$SECONDS dir port attempt
-    mkdir -p "$STATE"
-    # The state folder is never committed.
-    [[ -f "$ROOT/.var/.gitignore" ]] || { mkdir -p "$ROOT/.var" && echo '*' >"$ROOT/.var/.gitignore"; }
+    local started=$SECONDS
+    make_state_dir
     ensure_system_user
     if [[ "$(id -u)" -eq 0 ]]; then
         chmod 755 "$STATE"
@@ -186,32 +161,15 @@ cmd_start() {
         url
         return 0
     fi
-    dir="$(data_dir)"
-    if [[ ! -f "$dir/PG_VERSION" ]] || [[ "$(cat "$dir/PG_VERSION")" != "$(server_version | cut -d. -f1)" ]]; then
-        dir="$(choose_data_dir)"
-        init_cluster "$dir"
+    DATA_DIR="$(data_dir)"
+    if [[ ! -f "$DATA_DIR/PG_VERSION" ]] || [[ "$(cat "$DATA_DIR/PG_VERSION")" != "$(server_version | cut -d. -f1)" ]]; then
+        DATA_DIR="$(choose_data_dir)"
+        init_cluster "$DATA_DIR"
     fi
-    port="$FIRST_PORT"
-    [[ -f "$STATE/port" ]] && port="$(cat "$STATE/port")"
-    for ((attempt = 0; attempt < PORT_TRIES; attempt++)); do
-        if ! port_in_use "$port"; then
-            echo "$port" >"$STATE/port"
-            if start_server "$dir" "$port"; then
-                create_database
-                log "PostgreSQL $(server_version) on 127.0.0.1:$port (ready in $((SECONDS - started)) s)"
-                url
-                return 0
-            fi
-            # Lost a race for the port (try the next one), or a real failure (stop here).
-            if ! grep -q -i -E "could not (bind|create listen)|address already in use" "$dir/server.log" 2>/dev/null; then
-                tail -n 20 "$dir/server.log" >&2 2>/dev/null || true
-                die "PostgreSQL did not start (log: $dir/server.log)"
-            fi
-            log "port $port taken meanwhile; trying the next one"
-        fi
-        port=$((FIRST_PORT + (port - FIRST_PORT + 1) % 1000))
-    done
-    die "could not start PostgreSQL on any port from $FIRST_PORT (log: $dir/server.log)"
+    start_on_a_free_port start_on_port PostgreSQL "$DATA_DIR/server.log"
+    create_database
+    log "PostgreSQL $(server_version) on 127.0.0.1:$STARTED_PORT (ready in $((SECONDS - started)) s)"
+    url
 }
 
 cmd_stop() {
@@ -230,17 +188,11 @@ cmd_clean() {
 
 main() {
     local command="${1:-}"
-    case "$command" in
-        start | stop | url | status | clean) ;;
-        *)
-            echo "usage: $0 start|stop|url|status|clean" >&2
-            exit 64
-            ;;
-    esac
+    check_command "$command"
     if ! BINDIR="$(find_bindir)"; then
         case "$command" in
             start)
-                install_postgres
+                apt_install postgresql "PostgreSQL (pg_ctl, initdb)" PostgreSQL PostgreSQL MYNA_TEST_POSTGRES_URL
                 BINDIR="$(find_bindir)" || die "PostgreSQL binaries still not found after the install"
                 ;;
             stop | clean)
@@ -250,23 +202,7 @@ main() {
             *) die "PostgreSQL is not installed" ;;
         esac
     fi
-    case "$command" in
-        start) cmd_start ;;
-        stop) cmd_stop ;;
-        clean) cmd_clean ;;
-        url)
-            if is_running; then url; else
-                log "not running"
-                exit 1
-            fi
-            ;;
-        status)
-            if is_running; then echo "running on port $(cat "$STATE/port")"; else
-                echo "stopped"
-                exit 3
-            fi
-            ;;
-    esac
+    run_command "$command"
 }
 
 main "$@"

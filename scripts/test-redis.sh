@@ -23,46 +23,13 @@
 # MYNA_RP_REQUIRE_REDIS=1).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/test-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
 STATE="${MYNA_REDIS_STATE_DIR:-$ROOT/.var/redis}"
 FIRST_PORT="${MYNA_REDIS_PORT:-56379}"
-PORT_TRIES=50
 READY_SECONDS=30
 
 log() { printf 'test-redis: %s\n' "$*" >&2; }
-die() { log "$*"; exit 2; }
-
-install_redis() {
-    if [[ "$(id -u)" -ne 0 ]]; then
-        die "redis-server not found and not root: install it (Debian: apt-get install redis-server) or set MYNA_TEST_REDIS_URL"
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        die "redis-server not found and no apt-get here: install Redis or set MYNA_TEST_REDIS_URL"
-    fi
-    log "redis-server not found: installing Debian's redis-server with apt-get (once per machine)…"
-    local started=$SECONDS policy=/usr/sbin/policy-rc.d own_policy=0
-    # Keep the package from starting its default service (a server on 6379 nobody would stop).
-    if [[ ! -e "$policy" ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        own_policy=1
-    fi
-    local status=0
-    {
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
-    } >&2 || status=$?
-    if [[ "$own_policy" -eq 1 ]]; then
-        rm -f "$policy"
-    fi
-    [[ "$status" -eq 0 ]] || die "apt-get install redis-server failed (exit $status)"
-    log "installed in $((SECONDS - started)) s"
-}
-
-port_in_use() {
-    # bash's /dev/tcp: a successful connect means something listens there.
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 # PING over bash's /dev/tcp (no redis-cli needed): true when a Redis answers +PONG on the port.
 ping_port() {
@@ -145,34 +112,17 @@ start_server() {
 }
 
 cmd_start() {
-    local started=$SECONDS port attempt status
-    mkdir -p "$STATE"
-    # The state folder is never committed.
-    [[ -f "$ROOT/.var/.gitignore" ]] || { mkdir -p "$ROOT/.var" && echo '*' >"$ROOT/.var/.gitignore"; }
+    local started=$SECONDS
+    make_state_dir
     if is_running; then
         log "reusing the running server on port $(cat "$STATE/port")"
         url
         return 0
     fi
     rm -f "$STATE/redis.pid"
-    port="$FIRST_PORT"
-    [[ -f "$STATE/port" ]] && port="$(cat "$STATE/port")"
-    for ((attempt = 0; attempt < PORT_TRIES; attempt++)); do
-        if ! port_in_use "$port"; then
-            echo "$port" >"$STATE/port"
-            status=0
-            start_server "$port" || status=$?
-            if [[ "$status" -eq 0 ]]; then
-                log "$("$SERVER" --version | awk '{print $1, $2, $3}') on 127.0.0.1:$port (ready in $((SECONDS - started)) s)"
-                url
-                return 0
-            fi
-            [[ "$status" -eq 1 ]] || die "redis-server did not start (log: $STATE/server.log)"
-            log "port $port taken meanwhile; trying the next one"
-        fi
-        port=$((FIRST_PORT + (port - FIRST_PORT + 1) % 1000))
-    done
-    die "could not start redis-server on any port from $FIRST_PORT (log: $STATE/server.log)"
+    start_on_a_free_port start_server redis-server "$STATE/server.log"
+    log "$("$SERVER" --version | awk '{print $1, $2, $3}') on 127.0.0.1:$STARTED_PORT (ready in $((SECONDS - started)) s)"
+    url
 }
 
 cmd_stop() {
@@ -199,37 +149,13 @@ cmd_clean() {
 
 main() {
     local command="${1:-}"
-    case "$command" in
-        start | stop | url | status | clean) ;;
-        *)
-            echo "usage: $0 start|stop|url|status|clean" >&2
-            exit 64
-            ;;
-    esac
+    check_command "$command"
     # stop/status/url/clean never need the binary: they act on the recorded pid and port.
-    case "$command" in
-        start)
-            if ! SERVER="$(command -v redis-server)"; then
-                install_redis
-                SERVER="$(command -v redis-server)" || die "redis-server still not found after the install"
-            fi
-            cmd_start
-            ;;
-        stop) cmd_stop ;;
-        clean) cmd_clean ;;
-        url)
-            if is_running; then url; else
-                log "not running"
-                exit 1
-            fi
-            ;;
-        status)
-            if is_running; then echo "running on port $(cat "$STATE/port")"; else
-                echo "stopped"
-                exit 3
-            fi
-            ;;
-    esac
+    if [[ "$command" == start ]] && ! SERVER="$(command -v redis-server)"; then
+        apt_install redis-server redis-server redis-server Redis MYNA_TEST_REDIS_URL
+        SERVER="$(command -v redis-server)" || die "redis-server still not found after the install"
+    fi
+    run_command "$command"
 }
 
 main "$@"

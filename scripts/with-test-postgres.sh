@@ -15,80 +15,11 @@
 # with the reason, or fail when MYNA_RP_REQUIRE_POSTGRES=1 (CI).
 set -uo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/.." && pwd)"
-PG="$HERE/test-postgres.sh"
-STATE="${MYNA_PG_STATE_DIR:-$ROOT/.var/postgres}"
-LEASES="$STATE/leases"
-STARTED_FLAG="$STATE/started-by-wrapper"
-LOCK="$STATE/wrapper.lock"
+# shellcheck source=lib/test-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
 
 log() { printf 'with-test-postgres: %s\n' "$*" >&2; }
 
-if [[ $# -eq 0 ]]; then
-    echo "usage: $0 CMD [ARGS…]" >&2
-    exit 64
-fi
-
-if [[ -n "${MYNA_TEST_POSTGRES_URL:-}" ]]; then
-    log "using MYNA_TEST_POSTGRES_URL from the environment"
-    exec "$@"
-fi
-
-mkdir -p "$LEASES"
-exec 9>"$LOCK"
-locked() { flock 9; "$@"; local status=$?; flock -u 9; return "$status"; }
-
-prune_leases() {
-    local lease
-    for lease in "$LEASES"/*; do
-        [[ -e "$lease" ]] || continue
-        kill -0 "$(basename "$lease")" 2>/dev/null || rm -f "$lease"
-    done
-}
-
-acquire() {
-    prune_leases
-    # 9>&-: the server must not inherit the lock file.
-    if "$PG" status >/dev/null 2>&1 9>&-; then
-        url="$("$PG" url 9>&-)" || return 1
-    else
-        url="$("$PG" start 9>&-)" || return 1
-        touch "$STARTED_FLAG"
-    fi
-    touch "$LEASES/$$"
-}
-
-release() {
-    rm -f "$LEASES/$$"
-    prune_leases
-    if [[ -e "$STARTED_FLAG" ]] && [[ -z "$(ls -A "$LEASES" 2>/dev/null)" ]]; then
-        "$PG" stop 9>&- || log "could not stop the test cluster"
-        rm -f "$STARTED_FLAG"
-    fi
-}
-
-holding=0
-finish() {
-    if [[ "$holding" -eq 1 ]]; then
-        holding=0
-        locked release
-    fi
-}
-trap finish EXIT
-trap 'finish; exit 130' INT
-trap 'finish; exit 143' TERM
-
-url=""
-if locked acquire; then
-    holding=1
-    export MYNA_TEST_POSTGRES_URL="$url"
-    log "MYNA_TEST_POSTGRES_URL=$url"
-else
-    log "no PostgreSQL for this run; tests that need it will skip (or fail under MYNA_RP_REQUIRE_POSTGRES=1)"
-fi
-
-"$@" 9>&-
-status=$?
-finish
-exit "$status"
+run_with_test_server "$SCRIPTS/test-postgres.sh" "${MYNA_PG_STATE_DIR:-$ROOT/.var/postgres}" MYNA_TEST_POSTGRES_URL \
+    "could not stop the test cluster" \
+    "no PostgreSQL for this run; tests that need it will skip (or fail under MYNA_RP_REQUIRE_POSTGRES=1)" "$@"

@@ -16,80 +16,11 @@
 # the reason, or fail when MYNA_RP_REQUIRE_REDIS=1 (CI).
 set -uo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/.." && pwd)"
-REDIS="$HERE/test-redis.sh"
-STATE="${MYNA_REDIS_STATE_DIR:-$ROOT/.var/redis}"
-LEASES="$STATE/leases"
-STARTED_FLAG="$STATE/started-by-wrapper"
-LOCK="$STATE/wrapper.lock"
+# shellcheck source=lib/test-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/test-server.sh"
 
 log() { printf 'with-test-redis: %s\n' "$*" >&2; }
 
-if [[ $# -eq 0 ]]; then
-    echo "usage: $0 CMD [ARGS…]" >&2
-    exit 64
-fi
-
-if [[ -n "${MYNA_TEST_REDIS_URL:-}" ]]; then
-    log "using MYNA_TEST_REDIS_URL from the environment"
-    exec "$@"
-fi
-
-mkdir -p "$LEASES"
-exec 9>"$LOCK"
-locked() { flock 9; "$@"; local status=$?; flock -u 9; return "$status"; }
-
-prune_leases() {
-    local lease
-    for lease in "$LEASES"/*; do
-        [[ -e "$lease" ]] || continue
-        kill -0 "$(basename "$lease")" 2>/dev/null || rm -f "$lease"
-    done
-}
-
-acquire() {
-    prune_leases
-    # 9>&-: the server must not inherit the lock file.
-    if "$REDIS" status >/dev/null 2>&1 9>&-; then
-        url="$("$REDIS" url 9>&-)" || return 1
-    else
-        url="$("$REDIS" start 9>&-)" || return 1
-        touch "$STARTED_FLAG"
-    fi
-    touch "$LEASES/$$"
-}
-
-release() {
-    rm -f "$LEASES/$$"
-    prune_leases
-    if [[ -e "$STARTED_FLAG" ]] && [[ -z "$(ls -A "$LEASES" 2>/dev/null)" ]]; then
-        "$REDIS" stop 9>&- || log "could not stop the test server"
-        rm -f "$STARTED_FLAG"
-    fi
-}
-
-holding=0
-finish() {
-    if [[ "$holding" -eq 1 ]]; then
-        holding=0
-        locked release
-    fi
-}
-trap finish EXIT
-trap 'finish; exit 130' INT
-trap 'finish; exit 143' TERM
-
-url=""
-if locked acquire; then
-    holding=1
-    export MYNA_TEST_REDIS_URL="$url"
-    log "MYNA_TEST_REDIS_URL=$url"
-else
-    log "no Redis for this run; tests that need it will skip (or fail under MYNA_RP_REQUIRE_REDIS=1)"
-fi
-
-"$@" 9>&-
-status=$?
-finish
-exit "$status"
+run_with_test_server "$SCRIPTS/test-redis.sh" "${MYNA_REDIS_STATE_DIR:-$ROOT/.var/redis}" MYNA_TEST_REDIS_URL \
+    "could not stop the test server" \
+    "no Redis for this run; tests that need it will skip (or fail under MYNA_RP_REQUIRE_REDIS=1)" "$@"

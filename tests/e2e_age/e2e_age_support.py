@@ -15,10 +15,14 @@ import base64
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
+
+# The persons at the mock clock's NOW (2026-11-29 12:00 JST), shared with the other age tests.
+from lifecycle_support import AGE_19 as AGE_19
+from lifecycle_support import AGE_25 as AGE_25
+from lifecycle_support import PARTIAL_DOB as PARTIAL_DOB
 
 from mock_platform.device import Smartphone
 from mock_platform.mdoc.request import openid4vp_request
@@ -32,25 +36,6 @@ from myna_rp.mdoc import (
     openid4vp_dcapi_transcript,
     public_key_sha256,
 )
-
-# Persons at the mock clock's NOW (2026-11-29 12:00 JST). Synthetic.
-AGE_25: dict[str, Any] = {
-    "name": "試験　花子",
-    "gender": "2",
-    "date_of_birth": "420010601",  # Heisei, 2001-06-01 → 25
-    "address": "東京都千代田区試験町一丁目99番99号",
-    "prefecture": "Tokyo-to",
-    "municipality": "Chiyoda-ku",
-}
-AGE_19: dict[str, Any] = {
-    "name": "見本　次郎",
-    "gender": "1",
-    "date_of_birth": "420070315",  # Heisei, 2007-03-15 → 19
-    "address": "大阪府大阪市北区見本町三丁目3番3号",
-    "prefecture": "Osaka-fu",
-    "municipality": "Osaka-shi",
-}
-PARTIAL_DOB: dict[str, Any] = {**AGE_25, "name": "見本　不詳", "date_of_birth": "420010600"}  # day 不詳
 
 ORIGIN = "https://shop.example"
 OTHER_ORIGIN = "https://evil.example"

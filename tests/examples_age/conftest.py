@@ -11,7 +11,6 @@ harness: real app, TestClient, MockClock, fast PINs, a key pool) and the shop
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +22,8 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lifecycle"))
 
-from lifecycle_support import NOW, KeyPool, World
+from lifecycle_support import World
+from mock_world import ca_template_fixture, key_pool_fixture, mock_app_fixture, world_fixture
 from shop_age_support import ORIGIN, MakeShop, Shop
 
 from examples.age_check import (
@@ -35,58 +35,16 @@ from examples.age_check import (
     create_app,
     trust_from_platform,
 )
-from mock_platform.app import create_app as create_mock_app
-from mock_platform.ca.keys import KeyType, PrivateKey, generate_private_key
-from mock_platform.ca.service import CAService
-from mock_platform.clock import MockClock
-from mock_platform.db import Database
-from mock_platform.issuance import LifecycleConfig, PinHasher
-from mock_platform.settings import Settings
 from myna_rp.challenge import ChallengeStore, MemoryChallengeStore, RedisChallengeStore, SQLiteChallengeStore
 
 POOL_SIZE = 12
 REDIS_URL_VARIABLE = "MYNA_TEST_REDIS_URL"
 
-
-@pytest.fixture(scope="session")
-def shop_mock_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("shop-mock-template") / "mock.sqlite3"
-    database = Database(f"sqlite:///{path}")
-    CAService.create(database, MockClock(NOW))
-    database.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def shop_keys() -> list[PrivateKey]:
-    return [generate_private_key(KeyType.RSA_2048) for _ in range(POOL_SIZE)]
-
-
-@pytest.fixture(scope="module")
-def shop_platform(
-    shop_mock_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[TestClient, MockClock]]:
-    """One mock per module; each test enrols its own residents and phones, the clock is reset to NOW."""
-    path = tmp_path_factory.mktemp("shop-mock") / "mock.sqlite3"
-    shutil.copy(shop_mock_template, path)
-    database = Database(f"sqlite:///{path}")
-    clock = MockClock(NOW)
-    app = create_mock_app(
-        Settings(database_url="sqlite://", test_mode=True),
-        clock=clock,
-        database=database,
-        lifecycle_config=LifecycleConfig(pin_hasher=PinHasher.fast_for_tests()),
-    )
-    with TestClient(app, base_url="http://jlis-mock.test", raise_server_exceptions=False) as client:
-        yield client, clock
-    database.dispose()
-
-
-@pytest.fixture
-def world(shop_platform: tuple[TestClient, MockClock], shop_keys: list[PrivateKey]) -> World:
-    client, clock = shop_platform
-    clock.set(NOW)
-    return World(client, clock, KeyPool(shop_keys))
+shop_mock_template = ca_template_fixture("shop-mock-template")
+shop_keys = key_pool_fixture(POOL_SIZE)
+#: One mock per module; each test enrols its own residents and phones, the clock is reset to NOW.
+shop_platform = mock_app_fixture("shop_mock_template", "shop-mock")
+world = world_fixture("shop_platform", "shop_keys")
 
 
 def _redis_unavailable(reason: str) -> NoReturn:

@@ -22,6 +22,8 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi.testclient import TestClient
+from lifecycle_support import AGE_19, AGE_25
+from lifecycle_support import PARTIAL_DOB as PARTIAL_DOB
 
 from examples.age_check import AgeCheckShop, OrderStore
 from mock_platform.device import Smartphone
@@ -30,24 +32,8 @@ from myna_rp.challenge import ChallengeStore
 ORIGIN = "https://shop.example"
 PROBLEM_BASE = "https://myna-rp.example/examples/age-check/problems/"
 
-# Persons at the mock clock's NOW (2026-11-29 12:00 JST). Synthetic.
-AGE_25: dict[str, Any] = {
-    "name": "試験　花子",
-    "gender": "2",
-    "date_of_birth": "420010601",  # Heisei 13-06-01 = 2001-06-01 → 25
-    "address": "東京都千代田区試験町一丁目99番99号",
-    "prefecture": "Tokyo-to",
-    "municipality": "Chiyoda-ku",
-}
-AGE_19: dict[str, Any] = {
-    "name": "見本　次郎",
-    "gender": "1",
-    "date_of_birth": "420070315",  # 2007-03-15 → 19
-    "address": "大阪府大阪市北区見本町三丁目3番3号",
-    "prefecture": "Osaka-fu",
-    "municipality": "Osaka-shi",
-}
-PARTIAL_DOB: dict[str, Any] = {**AGE_25, "name": "見本　不詳", "date_of_birth": "420010600"}  # day 不詳
+# Persons at the mock clock's NOW (2026-11-29 12:00 JST): AGE_25, AGE_19, PARTIAL_DOB (lifecycle_support)
+# and one who moved. Synthetic.
 MOVED_25: dict[str, Any] = {
     **AGE_25,
     "address": "北海道札幌市中央区試験町五丁目5番5号",

@@ -11,7 +11,6 @@ webhooks through :class:`bank_support.WebhookRouter` to the bank's TestClient.
 from __future__ import annotations
 
 import secrets
-import shutil
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,33 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lifecycle"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bank_support import BANK_BASE, Bank, MakeBank, WebhookRouter
-from lifecycle_support import NOW, KeyPool, World
+from lifecycle_support import World
+from mock_world import Platform, ca_template_fixture, key_pool_fixture, running_mock, world_fixture
 
 from examples.bank_kyc import BankDependencies, BankSettings, create_app
-from mock_platform.app import create_app as create_mock_app
-from mock_platform.ca.keys import KeyType, PrivateKey, generate_private_key
-from mock_platform.ca.service import CAService
-from mock_platform.clock import MockClock
-from mock_platform.db import Database
-from mock_platform.issuance import LifecycleConfig, PinHasher
-from mock_platform.settings import Settings
 from myna_rp.platform import APIKey, PlatformClient
 
 POOL_SIZE = 16
 
-
-@pytest.fixture(scope="session")
-def bank_mock_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bank-mock-template") / "mock.sqlite3"
-    database = Database(f"sqlite:///{path}")
-    CAService.create(database, MockClock(NOW))
-    database.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def bank_keys() -> list[PrivateKey]:
-    return [generate_private_key(KeyType.RSA_2048) for _ in range(POOL_SIZE)]
+bank_mock_template = ca_template_fixture("bank-mock-template")
+bank_keys = key_pool_fixture(POOL_SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -63,29 +45,16 @@ def bank_webhook_router() -> WebhookRouter:
 @pytest.fixture(scope="module")
 def bank_platform(
     bank_mock_template: Path, tmp_path_factory: pytest.TempPathFactory, bank_webhook_router: WebhookRouter
-) -> Iterator[tuple[TestClient, MockClock]]:
-    """One mock per module; each test enrols its own residents and phones, the clock is reset to NOW."""
-    path = tmp_path_factory.mktemp("bank-mock") / "mock.sqlite3"
-    shutil.copy(bank_mock_template, path)
-    database = Database(f"sqlite:///{path}")
-    clock = MockClock(NOW)
-    app = create_mock_app(
-        Settings(database_url="sqlite://", test_mode=True),
-        clock=clock,
-        database=database,
-        lifecycle_config=LifecycleConfig(pin_hasher=PinHasher.fast_for_tests()),
-        webhook_client=httpx.Client(transport=bank_webhook_router),
-    )
-    with TestClient(app, base_url="http://jlis-mock.test", raise_server_exceptions=False) as client:
-        yield client, clock
-    database.dispose()
+) -> Iterator[Platform]:
+    """One mock per module, its webhooks delivered to the banks through ``bank_webhook_router``; each
+    test enrols its own residents and phones, the clock is reset to NOW."""
+    webhooks = httpx.Client(transport=bank_webhook_router)
+    folder = tmp_path_factory.mktemp("bank-mock")
+    with running_mock(bank_mock_template, folder, webhook_client=webhooks) as mock:
+        yield mock
 
 
-@pytest.fixture
-def world(bank_platform: tuple[TestClient, MockClock], bank_keys: list[PrivateKey]) -> World:
-    client, clock = bank_platform
-    clock.set(NOW)
-    return World(client, clock, KeyPool(bank_keys))
+world = world_fixture("bank_platform", "bank_keys")
 
 
 @pytest.fixture

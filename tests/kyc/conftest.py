@@ -6,26 +6,18 @@ through the same TestClient, hard-fail)."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from joserfc.jwk import ECKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lifecycle"))
 
-from lifecycle_support import NOW, KeyPool, World
+from lifecycle_support import World
+from mock_world import ca_template_fixture, key_pool_fixture, mock_app_fixture, world_fixture
 
-from mock_platform.app import create_app
-from mock_platform.ca.keys import KeyType, PrivateKey, generate_private_key
-from mock_platform.ca.service import CAService
-from mock_platform.clock import MockClock
-from mock_platform.db import Database
-from mock_platform.issuance import LifecycleConfig, PinHasher
-from mock_platform.settings import Settings
 from myna_rp.challenge import MemoryChallengeStore
 from myna_rp.kyc import DirectVerification, KycService, RetentionProfile, SQLRecordRepository
 
@@ -35,46 +27,13 @@ from kyc_support import BASE_URL, OIDC_ISSUER, REDIRECT, RP, Registered
 
 POOL_SIZE = 12
 
-
-@pytest.fixture(scope="session")
-def kyc_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("kyc-template") / "mock.sqlite3"
-    database = Database(f"sqlite:///{path}")
-    CAService.create(database, MockClock(NOW))
-    database.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def kyc_keys() -> list[PrivateKey]:
-    return [generate_private_key(KeyType.RSA_2048) for _ in range(POOL_SIZE)]
-
-
-@pytest.fixture(scope="module")
-def kyc_platform(
-    kyc_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[TestClient, MockClock]]:
-    """One app per module; each test enrols its own residents and phones, the clock is reset to NOW."""
-    path = tmp_path_factory.mktemp("kyc") / "mock.sqlite3"
-    shutil.copy(kyc_template, path)
-    database = Database(f"sqlite:///{path}")
-    clock = MockClock(NOW)
-    app = create_app(
-        Settings(database_url="sqlite://", test_mode=True, oidc_issuer=OIDC_ISSUER),
-        clock=clock,
-        database=database,
-        lifecycle_config=LifecycleConfig(pin_hasher=PinHasher.fast_for_tests()),
-    )
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as client:
-        yield client, clock
-    database.dispose()
-
-
-@pytest.fixture
-def world(kyc_platform: tuple[TestClient, MockClock], kyc_keys: list[PrivateKey]) -> World:
-    client, clock = kyc_platform
-    clock.set(NOW)
-    return World(client, clock, KeyPool(kyc_keys))
+kyc_template = ca_template_fixture("kyc-template")
+kyc_keys = key_pool_fixture(POOL_SIZE)
+#: One app per module; each test enrols its own residents and phones, the clock is reset to NOW.
+kyc_platform = mock_app_fixture(
+    "kyc_template", "kyc", base_url=BASE_URL, settings={"oidc_issuer": OIDC_ISSUER}
+)
+world = world_fixture("kyc_platform", "kyc_keys")
 
 
 @pytest.fixture

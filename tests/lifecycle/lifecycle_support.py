@@ -66,6 +66,24 @@ MOVED: dict[str, Any] = {
     "prefecture": "Osaka-fu",
     "municipality": "Osaka-shi",
 }
+# The persons of the age checks (mdoc, the age-check shop), their ages at NOW. Synthetic.
+AGE_25: dict[str, Any] = {
+    "name": "試験　花子",
+    "gender": "2",
+    "date_of_birth": "420010601",  # Heisei 13-06-01 = 2001-06-01 → 25
+    "address": "東京都千代田区試験町一丁目99番99号",
+    "prefecture": "Tokyo-to",
+    "municipality": "Chiyoda-ku",
+}
+AGE_19: dict[str, Any] = {
+    "name": "見本　次郎",
+    "gender": "1",
+    "date_of_birth": "420070315",  # Heisei, 2007-03-15 → 19
+    "address": "大阪府大阪市北区見本町三丁目3番3号",
+    "prefecture": "Osaka-fu",
+    "municipality": "Osaka-shi",
+}
+PARTIAL_DOB: dict[str, Any] = {**AGE_25, "name": "見本　不詳", "date_of_birth": "420010600"}  # day 不詳
 
 
 class KeyPool:

@@ -6,9 +6,7 @@ Nothing here uses the mock's mdoc encoder; :func:`platform` builds the app under
 from __future__ import annotations
 
 import hashlib
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,33 +16,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from fastapi.testclient import TestClient
-from lifecycle_support import NOW
+from lifecycle_support import AGE_19
+from lifecycle_support import AGE_25 as AGE_25
+from mock_world import Platform, running_mock
 
-from mock_platform.app import create_app
-from mock_platform.clock import MockClock
-from mock_platform.db import Database
-from mock_platform.issuance import LifecycleConfig, PinHasher
 from mock_platform.mdoc.service import MdocConfig
-from mock_platform.settings import Settings
 
-# Persons at the mock clock's NOW (2026-11-29 12:00 JST).
-AGE_25: dict[str, Any] = {
-    "name": "試験　花子",
-    "gender": "2",
-    "date_of_birth": "420010601",  # Heisei, 2001-06-01 → 25
-    "address": "東京都千代田区試験町一丁目99番99号",
-    "prefecture": "Tokyo-to",
-    "municipality": "Chiyoda-ku",
-}
-AGE_19: dict[str, Any] = {
-    "name": "見本　次郎",
-    "gender": "1",
-    "date_of_birth": "420070315",  # Heisei, 2007-03-15 → 19
-    "address": "大阪府大阪市北区見本町三丁目3番3号",
-    "prefecture": "Osaka-fu",
-    "municipality": "Osaka-shi",
-}
+# Persons at the mock clock's NOW (2026-11-29 12:00 JST): AGE_25, AGE_19 (lifecycle_support) and one who
+# turns 20 tomorrow.
 TURNS_20_TOMORROW: dict[str, Any] = {**AGE_19, "date_of_birth": "420061130"}  # 2006-11-30
 
 DOC_TYPE = "org.iso.23220.1.jp.mnc"
@@ -148,21 +127,9 @@ def full_date(value: Any) -> date:
     return value
 
 
-@contextmanager
 def platform(
     template: Path, folder: Path, mdoc_config: MdocConfig | None = None
-) -> Iterator[tuple[TestClient, MockClock]]:
-    path = folder / "mock.sqlite3"
-    shutil.copy(template, path)
-    database = Database(f"sqlite:///{path}")
-    clock = MockClock(NOW)
-    app = create_app(
-        Settings(database_url="sqlite://", test_mode=True),
-        clock=clock,
-        database=database,
-        lifecycle_config=LifecycleConfig(pin_hasher=PinHasher.fast_for_tests()),
-        mdoc_config=mdoc_config,
-    )
-    with TestClient(app, base_url="http://jlis-mock.test", raise_server_exceptions=False) as client:
-        yield client, clock
-    database.dispose()
+) -> AbstractContextManager[Platform]:
+    """The app under test (:func:`mock_world.running_mock`) with ``mdoc_config``: yields its TestClient
+    and clock."""
+    return running_mock(template, folder, mdoc_config=mdoc_config)
