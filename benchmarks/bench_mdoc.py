@@ -5,16 +5,24 @@ independent test issuer ``tests/mdoc/mdoc_issuer.py`` (cryptography + cbor2; not
 
 Rows:
 
-* **raw ECDSA**: the two P-256 verifications every ``MdocVerifier.verify`` must do (issuerAuth over the
-  MSO, deviceSignature over DeviceAuthenticationBytes), as bare ``cryptography`` calls on the same bytes.
-* **MdocVerifier.verify (IACA chain)**: full verification; the DS → IACA path is memoised exactly by
-  ``PathValidator`` (valid for the chain's validity window), so its ECDSA check is paid once.
+* **raw ECDSA**: the two P-256 verifications every ``MdocVerifier.verify`` must do per credential
+  (issuerAuth over the MSO, deviceSignature over DeviceAuthenticationBytes), as bare ``cryptography`` calls
+  on the same bytes.
+* **MdocVerifier.verify (IACA chain)**: full verification of the same credential again (the MSO memo on).
 * **MdocVerifier.verify (new credential)**: the same with the MSO memo off (``mso_cache_size=0``), as for
   a credential never seen before: the MSO is parsed on every call.
 * **MdocVerifier.verify (DS anchor)**: the same with the DS trusted directly.
-* **MdocVerifier.verify_issuer_signed**: issuer signature + MSO + digests only — pymdoccbor's work.
+* **MdocVerifier.verify_issuer_signed (memo off)**: issuer signature + MSO + digests only, with the MSO
+  memo off so that, like pymdoccbor, it parses everything on every call — the *equal work* row.
 * **pymdoccbor**: ``MdocCbor.loads`` + ``verify()`` (issuer signature + element digests; it does no chain
   validation, no validity check and no device authentication).
+
+The DS → IACA path check (a third ECDSA verification, of the DS certificate by the IACA) is memoised
+exactly by ``PathValidator`` in every row (a validated path is reused only inside the validity windows of
+its certificates; failures are never cached), so the raw baseline counts 2 ECDSA checks, not 3. That is
+fair for this comparison: a relying party sees one document signer for many credentials (a DS signs a
+whole issuance batch for months), so the DS certificate check is paid once per DS, not per presentation;
+the per-presentation cost is what the rows compare.
 * **pycose Sign1 verify**: one COSE_Sign1 verification through a general COSE library, shown to explain
   why ``myna_rp.mdoc.cose`` is a minimal RFC 9052 implementation over ``cryptography``.
 
@@ -111,6 +119,8 @@ def main() -> int:
     # A new credential on every call: nothing parsed is reused (the MSO memo is off).
     cold_verifier = MdocVerifier(IACAStore([pki.iaca]), mso_cache_size=0)
     direct_verifier = MdocVerifier(IACAStore([pki.ds]))
+    # Equal work with pymdoccbor: nothing parsed is reused (the MSO memo is off).
+    issuer_only_verifier = MdocVerifier(IACAStore([pki.iaca]), mso_cache_size=0)
     issuer_signed = cbor2.dumps(document["issuerSigned"])
 
     def ours_chain() -> None:
@@ -123,7 +133,7 @@ def main() -> int:
         direct_verifier.verify(response, session_transcript=transcript, at=NOW)
 
     def ours_issuer_only() -> None:
-        direct_verifier.verify_issuer_signed(issuer_signed, doc_type=document["docType"], at=NOW)
+        issuer_only_verifier.verify_issuer_signed(issuer_signed, doc_type=document["docType"], at=NOW)
 
     ours_chain()
     ours_direct()
@@ -133,7 +143,7 @@ def main() -> int:
         "MdocVerifier.verify (IACA chain)": ours_chain,
         "MdocVerifier.verify (new credential)": ours_cold,
         "MdocVerifier.verify (DS anchor)": ours_direct,
-        "MdocVerifier.verify_issuer_signed": ours_issuer_only,
+        "MdocVerifier.verify_issuer_signed (memo off)": ours_issuer_only,
     }
     pymdoc_name = "pymdoccbor (issuer sig + digests)"
     try:
@@ -177,12 +187,12 @@ def main() -> int:
         f"six-element DeviceResponse, {len(response)} bytes; best of {args.rounds} interleaved rounds "
         f"of {args.iterations} calls"
     )
-    print(f"{'what':<38} {'µs/call':>10} {'× raw ECDSA':>12}")
+    print(f"{'what':<46} {'µs/call':>10} {'× raw ECDSA':>12}")
     for name, value in rows:
-        print(f"{name:<38} {value:>10.1f} {value / base:>12.2f}")
+        print(f"{name:<46} {value:>10.1f} {value / base:>12.2f}")
     full = timings["MdocVerifier.verify (IACA chain)"]
     cold = timings["MdocVerifier.verify (new credential)"]
-    issuer_only = timings["MdocVerifier.verify_issuer_signed"]
+    issuer_only = timings["MdocVerifier.verify_issuer_signed (memo off)"]
     print()
     print(f"verify / raw ECDSA           = {full / base:.2f}  (same credential again; target ≤ 3)")
     print(f"verify / raw ECDSA           = {cold / base:.2f}  (new credential each call; target ≤ 3)")
@@ -191,7 +201,7 @@ def main() -> int:
             f"pymdoccbor / verify          = {pymdoc_us / cold:.2f}  "
             "(target ≥ 3; ours also checks chain + device)"
         )
-        print(f"pymdoccbor / issuer-only     = {pymdoc_us / issuer_only:.2f}  (equal work)")
+        print(f"pymdoccbor / issuer-only     = {pymdoc_us / issuer_only:.2f}  (equal work, MSO memo off)")
     ok = max(full, cold) / base <= 3 and (pymdoc_us is None or pymdoc_us / issuer_only >= 3)
     return 0 if ok else 1
 

@@ -35,6 +35,8 @@ from .jpki.attributes import BasicFourAttributes, parse_basic_four_attributes
 from .jpki.profile import CertificateKind, FormFactor, PolicyRule, PolicyRules, claimed_profile, classify
 from .jpki.truststore import TrustStore
 from .jpki.verifier import JPKIVerification, JPKIVerifier, sha256_hex
+from .mdoc.cbor import MAX_CBOR_BYTES
+from .mdoc.profile import JP_MNC_DOCTYPE
 from .revocation import RevocationPolicy, RevocationStatus
 from .revocation.checker import RevocationChecker, RevocationEvidence
 
@@ -57,8 +59,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _read(path: str, what: str) -> bytes:
-    """Read a regular file, at most MAX_INPUT_BYTES (a device or FIFO is a usage error, not a hang)."""
+def _read(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """Read a regular file, at most ``limit`` bytes (a device or FIFO is a usage error, not a hang)."""
     try:
         # stat before open: opening a FIFO for reading would block until a writer appears.
         if not stat.S_ISREG(os.stat(path).st_mode):
@@ -66,11 +68,11 @@ def _read(path: str, what: str) -> bytes:
         with open(path, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise UsageError(f"{what} {path} is not a regular file")
-            data = handle.read(MAX_INPUT_BYTES + 1)
+            data = handle.read(limit + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
-    if len(data) > MAX_INPUT_BYTES:
-        raise MalformedInputError(f"{what} {path} is larger than {MAX_INPUT_BYTES} bytes")
+    if len(data) > limit:
+        raise MalformedInputError(f"{what} {path} is larger than {limit} bytes")
     return data
 
 
@@ -176,7 +178,8 @@ def _policy_rules(values: Sequence[str]) -> PolicyRules:
 
 
 def _emit(payload: dict[str, Any], message: str, code: int) -> int:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    # Strict JSON (RFC 8259): no NaN/Infinity literals; values that JSON cannot hold are mapped first.
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
     sys.stderr.write(message.rstrip() + "\n")
     return code
 
@@ -328,8 +331,9 @@ def _cmd_verify_jpki(args: argparse.Namespace) -> int:
 
 # -- verify-mdoc / verify-age ----------------------------------------------------------------------
 
-# The documented vocabulary of verify-mdoc (issue 4, point 5); verify-age adds AGE_NOT_DISCLOSED and
-# ATTRIBUTE_PROOF_UNSUPPORTED; INDIVIDUAL_NUMBER_REFUSED is a policy refusal printed as such.
+# The documented vocabulary of verify-mdoc (issue 4, point 5); verify-age adds AGE_NOT_DISCLOSED,
+# AGE_EVIDENCE_INCONSISTENT and ATTRIBUTE_PROOF_UNSUPPORTED; INDIVIDUAL_NUMBER_REFUSED is a policy refusal
+# printed as such.
 _MDOC_REASONS = frozenset(
     {
         Reason.MALFORMED_INPUT,
@@ -343,6 +347,7 @@ _MDOC_REASONS = frozenset(
         Reason.UNSUPPORTED_ALGORITHM,
         Reason.INDIVIDUAL_NUMBER_REFUSED,
         Reason.AGE_NOT_DISCLOSED,
+        Reason.AGE_EVIDENCE_INCONSISTENT,
         Reason.ATTRIBUTE_PROOF_UNSUPPORTED,
     }
 )
@@ -357,15 +362,28 @@ _MDOC_REASON_FOLD: Mapping[Reason, Reason] = MappingProxyType(
 
 
 def cbor_json(value: Any) -> Any:
-    """An mdoc element value as JSON: dates as ISO strings, bytes as base64, tags as {tag, value}."""
+    """An mdoc element value as strict JSON (RFC 8259; printed with ``allow_nan=False``).
+
+    Mapping: null, bool, int (any size), text and finite floats as themselves; full-date / tdate as ISO
+    strings; bytes as base64; a tag-24 item as ``{"tag": 24, "value": base64 of its content}``; any other
+    tag as ``{"tag": n, "value": ...}``; NaN and ±infinity as ``{"cbor_float": "NaN" | "Infinity" |
+    "-Infinity"}``; CBOR undefined as ``{"cbor_undefined": true}``; a simple value as ``{"cbor_simple":
+    n}``; arrays as arrays; maps as objects whose keys are the text key, the base64 of a byte-string key,
+    or the JSON text of any other key.
+    """
+    import math
     from datetime import date
 
     import cbor2
 
     from .mdoc import EncodedCBOR
 
-    if isinstance(value, bool | int | float | str) or value is None:
+    if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {"cbor_float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -374,11 +392,23 @@ def cbor_json(value: Any) -> Any:
         return {"tag": 24, "value": base64.b64encode(value.content).decode("ascii")}
     if isinstance(value, cbor2.CBORTag):
         return {"tag": value.tag, "value": cbor_json(value.value)}
+    if value is cbor2.undefined:
+        return {"cbor_undefined": True}
+    if isinstance(value, cbor2.CBORSimpleValue):
+        return {"cbor_simple": int(value.value)}
     if isinstance(value, list | tuple):
         return [cbor_json(v) for v in value]
-    if hasattr(value, "items"):
-        return {str(k): cbor_json(v) for k, v in value.items()}
-    return repr(value)
+    if isinstance(value, Mapping):
+        return {_json_key(k): cbor_json(v) for k, v in value.items()}
+    return {"cbor_unsupported": type(value).__name__}
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bytes):
+        return base64.b64encode(key).decode("ascii")
+    return json.dumps(cbor_json(key), ensure_ascii=False, allow_nan=False, sort_keys=True)
 
 
 def _mdoc_inputs(args: argparse.Namespace) -> tuple[Any, ...]:
@@ -387,8 +417,8 @@ def _mdoc_inputs(args: argparse.Namespace) -> tuple[Any, ...]:
 
     at = _parse_time(args.at)
     anchors_raw = [(p, _read(p, "IACA certificate")) for p in args.iaca]
-    response = _read(args.device_response, "device response")
-    transcript = _read(args.session_transcript, "session transcript")
+    response = _read(args.device_response, "device response", args.max_bytes)
+    transcript = _read(args.session_transcript, "session transcript", args.max_bytes)
     reader_key = None
     if args.reader_private_key:
         try:
@@ -415,24 +445,72 @@ def _mdoc_payload(extra: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _cmd_verify_mdoc(args: argparse.Namespace) -> int:
+def _iaca_store(anchors_raw: Sequence[tuple[str, bytes]], *, require_ds_eku: bool) -> Any:
+    """The trust configuration. A file that holds no certificate is a usage error (exit 2), not a verdict
+    on the response."""
     from .errors import ConfigurationError
-    from .mdoc import CBOROptions, IACAStore, MdocVerifier
+    from .mdoc import IACAStore
+
+    anchors = []
+    for path, raw in anchors_raw:
+        try:
+            anchors.extend(load_certificates(raw, what=f"--iaca {path}"))
+        except MalformedInputError as exc:
+            raise UsageError(f"bad trust configuration: {exc.message}") from exc
+    try:
+        return IACAStore(anchors, require_ds_eku=require_ds_eku)
+    except ConfigurationError as exc:
+        raise UsageError(f"bad trust configuration: {exc.message}") from exc
+
+
+def _cmd_verify_mdoc(args: argparse.Namespace) -> int:
+    from .errors import AgeNotDeterminedError, ConfigurationError
+    from .mdoc import CBOROptions, MdocVerifier, Presentation
 
     at, anchors_raw, response, transcript, reader_key = _mdoc_inputs(args)
     age = getattr(args, "min_age", None)
-    age_keys: dict[str, Any] = {} if age is None else {"over": None, "minimum_age": age, "evidence": None}
+    age_keys: dict[str, Any] = (
+        {}
+        if age is None
+        else {"over": None, "minimum_age": age, "evidence": None, "evidence_namespace": None}
+    )
+    namespace = None
+    if age is not None:
+        from .age import AGE_NAMESPACES
+
+        namespace = args.namespace or AGE_NAMESPACES.get(args.doc_type)
+        if namespace is None:
+            raise UsageError(f"--doc-type {args.doc_type}: give --namespace (where its age elements are)")
+    store = _iaca_store(anchors_raw, require_ds_eku=not args.allow_ds_without_eku)
     try:
-        anchors = []
-        for path, raw in anchors_raw:
-            anchors.extend(load_certificates(raw, what=f"IACA {path}"))
         verifier = MdocVerifier(
-            IACAStore(anchors),
+            store,
             clock=FixedClock(at) if at is not None else SystemClock(),
-            cbor_options=CBOROptions(lenient_tdate=args.lenient_tdate),
+            cbor_options=CBOROptions(lenient_tdate=args.lenient_tdate, max_bytes=args.max_bytes),
             allow_individual_number=args.allow_individual_number,
         )
-        presentation = verifier.verify(response, session_transcript=transcript, reader_private_key=reader_key)
+    except ConfigurationError as exc:
+        raise UsageError(exc.message) from exc
+    payload: dict[str, Any] | None = None
+    try:
+        presentation: Presentation
+        if age is None:
+            presentation = verifier.verify(
+                response, session_transcript=transcript, reader_private_key=reader_key, doc_type=args.doc_type
+            )
+        else:
+            # Every document is verified; the age answer comes only from the configured docType.
+            documents = verifier.verify_all(
+                response, session_transcript=transcript, reader_private_key=reader_key
+            )
+            chosen = [d for d in documents if d.doc_type == args.doc_type]
+            if len(chosen) > 1:
+                raise MalformedInputError("the response holds several documents of the configured docType")
+            if not chosen:
+                raise AgeNotDeterminedError(
+                    "the response holds no document of the configured docType (--doc-type); no answer"
+                )
+            presentation = chosen[0]
         payload = _mdoc_payload(
             {
                 "valid": True,
@@ -449,21 +527,31 @@ def _cmd_verify_mdoc(args: argparse.Namespace) -> int:
             )
         from .age import verify_age
 
-        answer = verify_age(presentation, age)
-        payload.update(over=answer.over, evidence=answer.evidence.element)
-        return _emit(
-            payload, f"age check: over {age}: {answer.over} (from {answer.evidence.element})", EXIT_VALID
+        answer = verify_age(presentation, age, doc_type=args.doc_type, namespace=namespace)
+        payload.update(
+            over=answer.over, evidence=answer.evidence.element, evidence_namespace=answer.evidence.namespace
         )
-    except ConfigurationError as exc:
-        raise UsageError(exc.message) from exc
+        source = f"{answer.evidence.namespace}/{answer.evidence.element}"
+        return _emit(payload, f"age check: over {age}: {answer.over} (from {source})", EXIT_VALID)
     except MynaRPError as exc:
         reason = _MDOC_REASON_FOLD.get(exc.reason, exc.reason)
         if reason not in _MDOC_REASONS:
             reason = Reason.MALFORMED_INPUT
         keep = {"valid": False, "reason": reason.value, **age_keys}
-        if age is not None and "payload" in locals() and exc.reason is not Reason.INDIVIDUAL_NUMBER_REFUSED:
+        if age is not None and payload is not None and exc.reason is not Reason.INDIVIDUAL_NUMBER_REFUSED:
             keep.update({k: payload[k] for k in ("doc_type", "elements", "device_auth", "valid_until")})
         return _emit(_mdoc_payload(keep), f"invalid: {reason.value}: {exc.message}", EXIT_INVALID)
+
+
+def _max_bytes(value: str) -> int:
+    """``--max-bytes``: 1 byte to MAX_INPUT_BYTES."""
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= size <= MAX_INPUT_BYTES:
+        raise argparse.ArgumentTypeError(f"{size} is outside 1-{MAX_INPUT_BYTES}")
+    return size
 
 
 def _add_mdoc_arguments(parser: argparse.ArgumentParser) -> None:
@@ -481,6 +569,19 @@ def _add_mdoc_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--allow-individual-number", action="store_true", help="accept individual_number_unicode (個人番号)"
+    )
+    parser.add_argument(
+        "--allow-ds-without-eku",
+        action="store_true",
+        help="accept a document signer chained to an IACA without the mdlDS EKU 1.0.18013.5.1.2 "
+        "(ISO 18013-5 Annex B makes it mandatory; a DS given directly as --iaca is always exempt)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=_max_bytes,
+        default=MAX_CBOR_BYTES,
+        metavar="N",
+        help=f"largest accepted DeviceResponse / transcript (default {MAX_CBOR_BYTES}, 4 MiB)",
     )
 
 
@@ -517,11 +618,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     mdoc = sub.add_parser("verify-mdoc", help="verify an ISO 18013-5 DeviceResponse (attribute proof)")
     _add_mdoc_arguments(mdoc)
+    mdoc.add_argument(
+        "--doc-type", metavar="DOCTYPE", help="the document to report when the response holds several"
+    )
     mdoc.set_defaults(func=_cmd_verify_mdoc, min_age=None)
 
     age = sub.add_parser("verify-age", help="verify a DeviceResponse and answer an age check")
     _add_mdoc_arguments(age)
     age.add_argument("--min-age", type=_minimum_age, default=20, metavar="N", help="minimum age (default 20)")
+    age.add_argument(
+        "--doc-type",
+        default=JP_MNC_DOCTYPE,
+        metavar="DOCTYPE",
+        help=f"the only docType the answer may come from (default {JP_MNC_DOCTYPE})",
+    )
+    age.add_argument(
+        "--namespace",
+        metavar="NS",
+        help="the only namespace whose age elements count (default: org.iso.23220.1 for the My Number "
+        "Card, org.iso.18013.5.1 for an mDL; required for other docTypes)",
+    )
     age.set_defaults(func=_cmd_verify_mdoc)
 
     # Plug-ins (e.g. ``demo`` from myna_demo) are loaded only when invoked: the SDK's own commands never

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
@@ -35,6 +35,7 @@ from ..clock import Clock, SystemClock, require_aware
 from ..encoding import load_certificate, single_der
 from ..errors import (
     CertificateRevokedError,
+    ChallengeError,
     ConfigurationError,
     MalformedInputError,
     Reason,
@@ -52,6 +53,16 @@ from .truststore import TrustAnchor, TrustStore
 _MAX_MEMOISED_LEAVES = 4096
 _LOG = logging.getLogger("myna_rp.revocation")
 _KIND_VALUES = frozenset(kind.value for kind in CertificateKind)
+
+#: Domain-separation tag of the platform's holder-consent structures (docs/platform_operator.md): what a
+#: holder signs to consent starts with it, and no login challenge may (a login signature can then never
+#: double as a consent). The mock platform keeps its own copy (the packages do not import each other).
+CONSENT_STRUCTURE_PREFIX = b"myna-platform-consent/"
+
+
+def is_consent_structure(challenge: bytes) -> bool:
+    """Whether ``challenge`` is shaped like a platform consent structure (never a valid login challenge)."""
+    return bytes(challenge[: len(CONSENT_STRUCTURE_PREFIX)]) == CONSENT_STRUCTURE_PREFIX
 
 
 def _require_bytes(**values: object) -> None:
@@ -112,9 +123,22 @@ class CertificateCheck:
         return tuple(sha256_hex(c) for c in self.chain)
 
 
+class _JPKIMint:
+    """Single-use mark that :class:`JPKIVerifier` built a :class:`JPKIVerification` (module-private)."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = False
+
+
 @dataclass(frozen=True, slots=True)
 class JPKIVerification:
     """A verified signature made with a JPKI certificate.
+
+    Only a result built by :class:`JPKIVerifier` is marked verified (:func:`is_verified_jpki`); one built
+    by hand, or copied with changes (``dataclasses.replace``), is not — consumers that must never answer
+    from unverified data (``verify_age``) check the mark.
 
     Attributes:
         check: certificate-level evidence (kind, form factor, chain, revocation).
@@ -131,6 +155,14 @@ class JPKIVerification:
     hash_algorithm: str
     cms_signer_identifier: str | None = None
     cms_signing_time: datetime | None = None
+    _mint: _JPKIMint | None = field(default=None, kw_only=True, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        mint = self._mint
+        if type(mint) is _JPKIMint and not mint.used:
+            mint.used = True
+        elif mint is not None:  # a copy (dataclasses.replace) or a forged mark: not the verifier's result
+            object.__setattr__(self, "_mint", None)
 
     def __repr__(self) -> str:
         # Neither the attributes nor the signed content (which may be a personal document) are shown.
@@ -151,6 +183,15 @@ class JPKIVerification:
     @property
     def certificate(self) -> x509.Certificate:
         return self.check.certificate
+
+
+def is_verified_jpki(value: object) -> bool:
+    """True only for a :class:`JPKIVerification` that :class:`JPKIVerifier` built (not by hand, not a
+    copy made with ``dataclasses.replace``)."""
+    if not isinstance(value, JPKIVerification):
+        return False
+    mint = value._mint
+    return type(mint) is _JPKIMint and mint.used
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +306,7 @@ class JPKIVerifier:
             attributes=attributes,
             signed_content=data,
             hash_algorithm=used.name,
+            _mint=_JPKIMint(),
         )
 
     def verify_cms(
@@ -307,6 +349,7 @@ class JPKIVerifier:
             hash_algorithm=parsed.hash_algorithm.name,
             cms_signer_identifier=parsed.signer_identifier,
             cms_signing_time=parsed.signing_time,
+            _mint=_JPKIMint(),
         )
 
     def verify_authentication(
@@ -326,8 +369,14 @@ class JPKIVerifier:
         Raises:
             VerificationError: WRONG_KEY_USAGE when the certificate is not a user authentication
                 certificate; otherwise as :meth:`verify_signature`.
+            ChallengeError: ``CHALLENGE_MISMATCH`` when ``challenge`` is a platform consent structure
+                (:data:`CONSENT_STRUCTURE_PREFIX`): a login never verifies one (domain separation).
         """
         _require_bytes(challenge=challenge, signature=signature)
+        if is_consent_structure(bytes(challenge)):
+            raise ChallengeError(
+                "a platform consent structure is not a login challenge", reason=Reason.CHALLENGE_MISMATCH
+            )
         leaf = load_certificate(certificate)
         when = self._when(at)
         profile, _, chain, anchor = self._certificate_path(

@@ -2,7 +2,10 @@
 
 What "strict" means here (domain-mdoc.md, "CBOR hygiene"; ISO/IEC 18013-5 §8.1 and §9.1.2):
 
-- one data item, no trailing bytes; input larger than ``max_bytes`` refused before decoding;
+- one data item, no trailing bytes; input larger than ``max_bytes`` refused before decoding; at most
+  ``max_tag24_items`` tag-24 items per decode (each costs a Python call: a flood of tiny ones is the
+  cheapest way to burn CPU before any signature is checked), counted as they are met so that decoding
+  stops at the first one over the limit;
 - duplicate map keys rejected (RFC 8949 §5.6), nesting bounded by ``max_depth``, indefinite lengths
   refused unless allowed; a declared length larger than the input fails without allocating it;
 - tag 24 (encoded CBOR data item) is kept as :class:`EncodedCBOR` holding the **received bytes** of the
@@ -17,14 +20,16 @@ What "strict" means here (domain-mdoc.md, "CBOR hygiene"; ISO/IEC 18013-5 §8.1 
 - every other tag that ``cbor2`` would interpret (bignums, sets, regexps, value sharing, string
   references, …) is left uninterpreted as :class:`cbor2.CBORTag`.
 
-Every failure raises :class:`~myna_rp.errors.MalformedInputError`; no ``cbor2`` exception escapes.
+Every failure raises :class:`~myna_rp.errors.MalformedInputError`; no ``cbor2`` exception escapes, and no
+message carries decoded content (``cbor2``'s own text can echo map keys and values, so messages are fixed
+sentences with at most the exception type and a byte position).
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -32,10 +37,18 @@ from typing import Any
 
 import cbor2
 
-from ..errors import MalformedInputError
+from ..errors import ConfigurationError, MalformedInputError
 
-MAX_CBOR_BYTES = 16 * 1024 * 1024
+# 4 MiB: a My Number Card DeviceResponse is a few kB plus the portrait, a JPEG of typically 10-100 kB
+# (ISO/IEC 18013-5 §7.2.2 portrait / ISO/IEC 19794-5 face images); the largest public sample here (the
+# Annex D mDL with its portrait) is about 3.7 kB. 4 MiB leaves a wide margin for large portraits while
+# bounding the work an unauthenticated input can ask for. Raise it explicitly (CBOROptions(max_bytes=...))
+# for issuers known to send more.
+MAX_CBOR_BYTES = 4 * 1024 * 1024
 MAX_CBOR_DEPTH = 32
+# A DeviceResponse holds one tag-24 item per disclosed element plus a few (MSO, DeviceNameSpaces): tens,
+# not thousands. 1024 is generous for any real document and bounds the per-item Python work.
+MAX_TAG24_ITEMS = 1024
 
 TAG_TDATE = 0
 TAG_ENCODED_CBOR = 24
@@ -77,8 +90,10 @@ class CBOROptions:
     """Limits and leniency for :func:`loads`. Frozen; the defaults are the strict profile.
 
     Attributes:
-        max_bytes: largest accepted input.
+        max_bytes: largest accepted input (default 4 MiB, see ``MAX_CBOR_BYTES``).
         max_depth: deepest accepted nesting of arrays, maps and tags.
+        max_tag24_items: most tag-24 items accepted in one decode (default 1024); nested items are decoded
+            (and counted) separately, each under the same limit.
         allow_indefinite: accept indefinite-length strings/arrays/maps (RFC 8949 §3.2.2).
         lenient_tdate: accept tdate with fractional seconds or a numeric offset (RFC 3339), as some
             wallets emit (ISO/IEC 18013-5 forbids both). Explicit opt-in only.
@@ -88,6 +103,13 @@ class CBOROptions:
     max_depth: int = MAX_CBOR_DEPTH
     allow_indefinite: bool = False
     lenient_tdate: bool = False
+    max_tag24_items: int = MAX_TAG24_ITEMS
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_depth", "max_tag24_items"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"CBOROptions.{name} must be a positive integer")
 
 
 STRICT = CBOROptions()
@@ -245,7 +267,8 @@ def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
         raise MalformedInputError("empty CBOR input")
     if len(data) > options.max_bytes:
         raise MalformedInputError(f"CBOR input larger than {options.max_bytes} bytes")
-    if _may_hold_tag24(data):
+    # d9 00 18, da 00 00 00 18 and db 00.. 18 all contain 00 18: two scans, a superset of the four headers
+    if b"\xd8\x18" in data or b"\x00\x18" in data:
         whole = _whole_tag24(data)
         if whole is not None:
             return whole
@@ -255,7 +278,13 @@ def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
         # at the span the encoder wrote it to: the provisional raw bytes are the received bytes at the
         # item's own position. Any other input (non-preferred headers or lengths anywhere, floats in a
         # wider width, …) is decoded again on the exact-offset path.
-        value = _decode(data, options, exact_offsets=False, provisional_tag24=True)
+        value = _decode(
+            data,
+            options,
+            exact_offsets=False,
+            provisional_tag24=True,
+            count_tag24=_may_exceed_tag24_limit(data, options),
+        )
         if _reencodes_to(value, data):
             return value
         return _decode(data, options, exact_offsets=True)
@@ -263,6 +292,64 @@ def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
         return _decode(data, options, exact_offsets=False)
     except _HasTag24:  # unreachable (every tag-24 header holds one of the probed patterns); kept exact
         return _decode(data, options, exact_offsets=True)
+
+
+def _may_exceed_tag24_limit(data: bytes, options: CBOROptions) -> bool:
+    """Whether ``data`` might hold more tag-24 items than allowed (then they are counted one by one).
+
+    One decode meets tag-24 items that never overlap (their content is not decoded there) and each takes at
+    least 3 bytes (``d8 18 40``); every tag-24 header holds ``d8 18`` or ``00 18`` (see _TAG24_HEADERS).
+    """
+    limit = options.max_tag24_items
+    return len(data) > 3 * limit and data.count(b"\xd8\x18") + data.count(b"\x00\x18") > limit
+
+
+def loads_many(items: Sequence[bytes], options: CBOROptions = STRICT) -> list[Any]:
+    """Decode several independent CBOR data items, each exactly as :func:`loads` would decode it alone.
+
+    Items that cannot hold a tag 24 are read back to back by one decoder, and the stream position is
+    checked at every boundary (``cbor2`` gives its read-ahead back after each item), so every item is
+    exactly one complete data item with nothing trailing, decoded with the same limits and tables as
+    :func:`loads`. Anything else, and any failure, takes the one-by-one path, which gives the same values
+    and raises the same error (for the first bad item) as calling :func:`loads` on each.
+
+    Raises:
+        MalformedInputError: as :func:`loads`.
+    """
+    if len(items) > 1 and all(
+        type(item) is bytes
+        and 0 < len(item) <= options.max_bytes
+        and b"\xd8\x18" not in item
+        and b"\x00\x18" not in item
+        for item in items
+    ):
+        values = _decode_back_to_back(items, options)
+        if values is not None:
+            return values
+    return [loads(item, options) for item in items]
+
+
+def _decode_back_to_back(items: Sequence[bytes], options: CBOROptions) -> list[Any] | None:
+    fp = io.BytesIO(b"".join(items))
+    values: list[Any] = []
+    try:
+        decoder = cbor2.CBORDecoder(
+            fp,
+            read_size=4096,
+            semantic_decoders=_POSITION_LESS_DECODERS[options.lenient_tdate],
+            max_depth=options.max_depth,
+            allow_indefinite=options.allow_indefinite,
+            allow_duplicate_keys=False,
+        )
+        end = 0
+        for item in items:
+            values.append(decoder.decode())
+            end += len(item)
+            if fp.tell() != end:  # the item ended before or after its own bytes
+                return None
+    except Exception:  # noqa: BLE001 - any failure: the one-by-one path decides and raises the right error
+        return None
+    return values
 
 
 def _whole_tag24(data: bytes) -> EncodedCBOR | None:
@@ -296,7 +383,7 @@ def _whole_tag24(data: bytes) -> EncodedCBOR | None:
 
 def _reencodes_to(value: object, data: bytes) -> bool:
     try:
-        return cbor2.dumps(value, default=_encode_default, date_as_datetime=False) == data
+        return cbor2.dumps(value, encoders=_ENCODERS, default=_encode_default, date_as_datetime=False) == data
     except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError, RecursionError):
         return False
 
@@ -305,11 +392,6 @@ def _provisional_tag24(value: object, _immutable: bool) -> EncodedCBOR:
     if not isinstance(value, bytes):
         raise MalformedInputError("tag 24 must enclose a byte string")
     return EncodedCBOR(raw=_preferred_tag24(value), content=value)
-
-
-def _may_hold_tag24(data: bytes) -> bool:
-    # d9 00 18, da 00 00 00 18 and db 00.. 18 all contain 00 18: two scans, a superset of the four headers
-    return b"\xd8\x18" in data or b"\x00\x18" in data
 
 
 class _HasTag24(Exception):  # noqa: N818 - internal control flow, never raised to callers
@@ -338,8 +420,33 @@ _POSITION_LESS_DECODERS = (_position_less_decoders(False), _position_less_decode
 _PROVISIONAL_DECODERS = (_provisional_decoders(False), _provisional_decoders(True))
 
 
+def _too_many_tag24(options: CBOROptions) -> MalformedInputError:
+    return MalformedInputError(f"more than {options.max_tag24_items} tag-24 items in one CBOR input")
+
+
+def _counting_provisional_decoders(options: CBOROptions) -> dict[int, Callable[[object, bool], Any]]:
+    count = 0
+    limit = options.max_tag24_items
+
+    def counted(value: object, immutable: bool) -> EncodedCBOR:
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise _too_many_tag24(options)
+        return _provisional_tag24(value, immutable)
+
+    decoders = dict(_BASE_DECODERS[options.lenient_tdate])
+    decoders[TAG_ENCODED_CBOR] = counted
+    return decoders
+
+
 def _decode(
-    data: bytes, options: CBOROptions, *, exact_offsets: bool, provisional_tag24: bool = False
+    data: bytes,
+    options: CBOROptions,
+    *,
+    exact_offsets: bool,
+    provisional_tag24: bool = False,
+    count_tag24: bool = False,
 ) -> Any:
     # Exact offsets (any input that may hold a tag 24): cbor2 reads the stream with ``read_size=1``, so no
     # byte is read ahead and, when the tag-24 decoder runs, the stream position is exactly the end of the
@@ -353,9 +460,14 @@ def _decode(
     fp = io.BytesIO(data)
     if exact_offsets:
         cursor = 0
+        count = 0
+        limit = options.max_tag24_items
 
         def encoded_cbor(value: object, _immutable: bool) -> EncodedCBOR:
-            nonlocal cursor
+            nonlocal cursor, count
+            count += 1
+            if count > limit:
+                raise _too_many_tag24(options)
             if not isinstance(value, bytes):
                 raise MalformedInputError("tag 24 must enclose a byte string")
             end = fp.tell()
@@ -378,7 +490,11 @@ def _decode(
         decoders = dict(_BASE_DECODERS[options.lenient_tdate])
         decoders[TAG_ENCODED_CBOR] = encoded_cbor
     elif provisional_tag24:
-        decoders = _PROVISIONAL_DECODERS[options.lenient_tdate]
+        decoders = (
+            _counting_provisional_decoders(options)
+            if count_tag24
+            else _PROVISIONAL_DECODERS[options.lenient_tdate]
+        )
     else:
         decoders = _POSITION_LESS_DECODERS[options.lenient_tdate]
     try:
@@ -398,8 +514,11 @@ def _decode(
         if isinstance(cause, _HasTag24):
             raise cause from None
         if isinstance(cause, MalformedInputError):
-            raise MalformedInputError(cause.message) from exc
-        raise MalformedInputError(f"malformed CBOR: {type(exc).__name__}: {exc}") from exc
+            raise MalformedInputError(cause.message) from None
+        # cbor2's text may quote keys or values of the input: never pass it on (nor chain it).
+        raise MalformedInputError(
+            f"malformed CBOR ({type(exc).__name__}) near byte {min(fp.tell(), len(data))}"
+        ) from None
     # cbor2 leaves the stream just after the item it decoded (read-ahead is given back).
     if fp.tell() != len(data):
         raise MalformedInputError(f"{len(data) - fp.tell()} trailing bytes after the CBOR data item")
@@ -430,9 +549,19 @@ def dumps(value: object) -> bytes:
         MalformedInputError: the value holds a type CBOR cannot express.
     """
     try:
-        return cbor2.dumps(value, default=_encode_default, date_as_datetime=False)
+        return cbor2.dumps(value, encoders=_ENCODERS, default=_encode_default, date_as_datetime=False)
     except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:
         raise MalformedInputError(f"cannot encode as CBOR: {exc}") from exc
+
+
+def _write_encoded(encoder: cbor2.CBOREncoder, value: EncodedCBOR) -> None:
+    encoder.write(value.raw)
+
+
+# EncodedCBOR by exact type: skips cbor2's abstract-type probing before ``default`` (measurably faster).
+_ENCODERS: Mapping[type, Callable[[cbor2.CBOREncoder, Any], Any]] = MappingProxyType(
+    {EncodedCBOR: _write_encoded}
+)
 
 
 def _encode_default(encoder: cbor2.CBOREncoder, value: object) -> None:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from ..errors import MalformedInputError, MdocVerificationError, Reason
-from .cbor import STRICT, CBOROptions, dumps, expect_bytes, expect_list, expect_map, loads
+from .cbor import STRICT, CBOROptions, expect_bytes, expect_list, expect_map, loads
 
 TAG_COSE_SIGN1 = 18
 TAG_COSE_MAC0 = 17
@@ -160,14 +160,36 @@ def parse_cose(value: object, *, tag: int, what: str, options: CBOROptions = STR
     return CoseMessage(protected_raw, protected, unprotected, payload, signature)
 
 
+def _bstr(data: bytes) -> bytes:
+    """The preferred (RFC 8949 §4.2.1) byte-string header for ``data``, then ``data``."""
+    n = len(data)
+    if n < 24:
+        head = bytes([0x40 | n])
+    elif n < 0x100:
+        head = bytes([0x58, n])
+    elif n < 0x10000:
+        head = b"\x59" + n.to_bytes(2, "big")
+    elif n < 0x100000000:
+        head = b"\x5a" + n.to_bytes(4, "big")
+    else:
+        head = b"\x5b" + n.to_bytes(8, "big")
+    return head + data
+
+
+# array(4) followed by the context text string, in preferred encoding
+_SIGNATURE1_HEAD = b"\x84\x6aSignature1"
+_MAC0_HEAD = b"\x84\x64MAC0"
+
+
 def sig_structure(message: CoseMessage, payload: bytes, external_aad: bytes = b"") -> bytes:
-    """``Sig_structure`` for COSE_Sign1 (RFC 9052 §4.4): ["Signature1", protected, external_aad, payload]."""
-    return dumps(["Signature1", message.protected_raw, external_aad, payload])
+    """``Sig_structure`` for COSE_Sign1 (RFC 9052 §4.4): ["Signature1", protected, external_aad, payload],
+    in preferred encoding (the same bytes as ``dumps`` of that array)."""
+    return b"".join((_SIGNATURE1_HEAD, _bstr(message.protected_raw), _bstr(external_aad), _bstr(payload)))
 
 
 def mac_structure(message: CoseMessage, payload: bytes, external_aad: bytes = b"") -> bytes:
     """``MAC_structure`` for COSE_Mac0 (RFC 9052 §6.3): ["MAC0", protected, external_aad, payload]."""
-    return dumps(["MAC0", message.protected_raw, external_aad, payload])
+    return b"".join((_MAC0_HEAD, _bstr(message.protected_raw), _bstr(external_aad), _bstr(payload)))
 
 
 def verify_sign1(

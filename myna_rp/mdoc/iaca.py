@@ -6,6 +6,16 @@ trusted directly (test issuers, and the published vectors that ship a DS without
 validated with ``cryptography.x509.verification`` (through :class:`myna_rp.jpki.path.PathValidator`,
 which memoises valid paths exactly) under an mdoc extension profile; the key carried in a message is
 never trusted by itself.
+
+The certificate that signs the MSO is an end entity, never a CA (Annex B, Table B.3):
+
+- reached through an IACA: basicConstraints, if present, not cA; keyUsage present with digitalSignature;
+  extendedKeyUsage with id-mdl-kp-mdlDS (``1.0.18013.5.1.2``) unless the store is built with
+  ``require_ds_eku=False`` (every public sample and issuer here that chains a DS to an IACA carries it);
+- configured as an anchor itself (a DS trusted directly): not a CA (an IACA configured as a root does
+  not become a document signer by appearing alone in ``x5chain``), keyUsage, if present, with
+  digitalSignature; the EKU is not demanded, because the relying party vouched for that exact
+  certificate and one public sample (``ubique``) has neither keyUsage nor EKU.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.verification import Criticality, ExtensionPolicy, Policy
 
 from ..encoding import load_certificates
@@ -38,7 +49,7 @@ def _require_cert_sign(_policy: Policy, _cert: x509.Certificate, value: x509.Key
 
 
 def _ds_key_usage(_policy: Policy, _cert: x509.Certificate, value: x509.KeyUsage | None) -> None:
-    if value is not None and not value.digital_signature:
+    if value is None or not value.digital_signature:
         raise ValueError("document signer keyUsage lacks digitalSignature")
 
 
@@ -52,10 +63,10 @@ def _ds_eku(_policy: Policy, _cert: x509.Certificate, value: x509.ExtendedKeyUsa
         raise ValueError("document signer lacks the mdlDS extended key usage (1.0.18013.5.1.2)")
 
 
-def mdoc_extension_policies(*, require_ds_eku: bool = False) -> tuple[ExtensionPolicy, ExtensionPolicy]:
-    """(CA, document signer) extension policies: CA with cA true and, if present, keyCertSign; DS not a
-    CA, with digitalSignature when keyUsage is present, and — when ``require_ds_eku`` — the mdlDS EKU of
-    18013-5 Annex B (off by default: several public samples omit it)."""
+def mdoc_extension_policies(*, require_ds_eku: bool = True) -> tuple[ExtensionPolicy, ExtensionPolicy]:
+    """(CA, document signer) extension policies for a DS reached through an IACA: CA with cA true and, if
+    present, keyCertSign; DS not a CA, keyUsage present with digitalSignature and — when
+    ``require_ds_eku`` (default) — the mdlDS EKU of 18013-5 Annex B."""
     ca = (
         ExtensionPolicy.permit_all()
         .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _require_ca)
@@ -64,11 +75,34 @@ def mdoc_extension_policies(*, require_ds_eku: bool = False) -> tuple[ExtensionP
     ee = (
         ExtensionPolicy.permit_all()
         .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, _not_a_ca)
-        .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ds_key_usage)
+        .require_present(x509.KeyUsage, Criticality.AGNOSTIC, _ds_key_usage)
     )
     if require_ds_eku:
         ee = ee.require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ds_eku)
     return ca, ee
+
+
+def _direct_signer_problem(certificate: x509.Certificate) -> str | None:
+    """Why a configured anchor cannot sign an MSO itself (None when it can): a CA never can."""
+    try:
+        extensions = certificate.extensions
+    except Exception:  # noqa: BLE001 - undecodable extensions: not usable as a signer
+        return "the certificate's extensions cannot be parsed"
+    try:
+        constraints: x509.BasicConstraints | None = extensions.get_extension_for_class(
+            x509.BasicConstraints
+        ).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is not None and constraints.ca:
+        return "a CA certificate (basicConstraints cA) cannot sign an MSO; only a document signer can"
+    try:
+        usage = extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if not usage.digital_signature:
+        return "the document signer's keyUsage lacks digitalSignature"
+    return None
 
 
 class IACAStore:
@@ -76,17 +110,24 @@ class IACAStore:
 
     Build with :meth:`from_certificates` or :meth:`from_pem_files` (PEM or DER files).
 
+    Args:
+        certificates: the anchors.
+        require_ds_eku: demand the mdlDS extended key usage of a DS reached through an IACA (default
+            True; a DS configured as an anchor itself is exempt, see the module docstring).
+
     Raises:
         ConfigurationError: no anchors.
         MalformedInputError: a file that is not a certificate.
     """
 
-    def __init__(self, certificates: Iterable[x509.Certificate], *, require_ds_eku: bool = False) -> None:
+    def __init__(self, certificates: Iterable[x509.Certificate], *, require_ds_eku: bool = True) -> None:
         anchors = tuple(dict.fromkeys(certificates))  # certificates compare by DER
         if not anchors:
             raise ConfigurationError("an IACA store needs at least one trust anchor")
         self._anchors = anchors
-        self._direct = frozenset(anchors)
+        self._require_ds_eku = require_ds_eku
+        # Decided once per anchor: may it sign an MSO itself (a DS trusted directly)? A CA never may.
+        self._direct: dict[x509.Certificate, str | None] = {a: _direct_signer_problem(a) for a in anchors}
         self._validator = PathValidator(
             TrustStore.from_certificates(anchors),
             policies=mdoc_extension_policies(require_ds_eku=require_ds_eku),
@@ -113,22 +154,43 @@ class IACAStore:
     def anchors(self) -> tuple[x509.Certificate, ...]:
         return self._anchors
 
+    @property
+    def require_ds_eku(self) -> bool:
+        return self._require_ds_eku
+
     def validate(self, x5chain: Sequence[x509.Certificate], *, at: datetime) -> tuple[x509.Certificate, ...]:
         """Validate the issuerAuth ``x5chain`` (leaf = DS first) at ``at``; return the path, leaf first,
         anchor last (just the DS when it is itself an anchor).
 
         Raises:
-            VerificationError: reason UNTRUSTED_ISSUER (no valid path, or a directly trusted DS outside
-                its validity period).
+            VerificationError: reason UNTRUSTED_ISSUER (no valid path; a leaf that is a CA or lacks
+                digitalSignature or, for a chained DS, the mdlDS EKU; a directly trusted DS outside its
+                validity period); UNSUPPORTED_ALGORITHM when a certificate uses an algorithm or curve
+                ``cryptography`` does not support.
         """
         if not x5chain:
             raise VerificationError("empty x5chain", reason=Reason.UNTRUSTED_ISSUER)
         leaf, *intermediates = x5chain
         if leaf in self._direct:
+            problem = self._direct[leaf]
+            if problem is not None:
+                raise VerificationError(problem, reason=Reason.UNTRUSTED_ISSUER)
             if not leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc:
                 raise VerificationError(
                     "the directly trusted document signer certificate is not valid at the verification time",
                     reason=Reason.UNTRUSTED_ISSUER,
                 )
             return (leaf,)
-        return self._validator.validate(leaf, at=at, intermediates=intermediates)
+        try:
+            return self._validator.validate(leaf, at=at, intermediates=intermediates)
+        except VerificationError:
+            raise
+        except UnsupportedAlgorithm as exc:
+            raise VerificationError(
+                "a certificate of the x5chain uses an unsupported algorithm",
+                reason=Reason.UNSUPPORTED_ALGORITHM,
+            ) from exc
+        except Exception as exc:
+            raise VerificationError(
+                f"the x5chain cannot be validated ({type(exc).__name__})", reason=Reason.UNTRUSTED_ISSUER
+            ) from exc

@@ -1,33 +1,42 @@
 """MdocVerifier: ISO/IEC 18013-5 DeviceResponse verification (§9.3.1 "mdoc authentication", §9.1.2-9.1.3).
 
 One immutable verifier is built from an :class:`~myna_rp.mdoc.iaca.IACAStore` and a clock and is safe to
-share between threads. For every document of a DeviceResponse (§8.3.2.1.2.2) it:
+share between threads. It refuses a DeviceResponse whose ``status`` is not 0 (§8.3.2.1.2.3: the device
+reports an error), then, for every document (§8.3.2.1.2.2):
 
 1. reads ``issuerAuth`` (COSE_Sign1, tag 18) and its ``x5chain`` (unprotected label 33, one certificate or
-   an array, leaf first) and validates the path to an anchor at the verification time (UNTRUSTED_ISSUER);
+   an array, leaf first) and validates the path to an anchor at the verification time; the MSO signer must
+   be a document signer, never a CA (UNTRUSTED_ISSUER; see :mod:`myna_rp.mdoc.iaca`);
 2. verifies the issuer signature with the DS key (ISSUER_SIGNATURE_INVALID; UNSUPPORTED_ALGORITHM);
 3. decodes the MSO (``#6.24`` inside the payload) and checks: digestAlgorithm SHA-256/384/512
    (UNSUPPORTED_ALGORITHM), docType equal to the document's (DOCTYPE_MISMATCH), ``validFrom <= now <=
    validUntil`` and ``signed`` inside the DS certificate's validity (MSO_NOT_VALID);
 4. for every disclosed IssuerSignedItemBytes, hashes the exact received tag-24 bytes with the MSO's
    algorithm and compares with ``valueDigests[namespace][digestID]`` (DIGEST_MISMATCH; DIGEST_MISSING when
-   the namespace or digestID is absent);
+   the namespace or digestID is absent). The bytes are hashed *before* they are decoded: an item whose
+   digest is not in the MSO is refused after decoding only that one item; then the element's CBOR type
+   is checked for the known elements of :mod:`myna_rp.mdoc.profile` (MALFORMED_INPUT);
 5. authenticates the device (§9.1.3): ``deviceSignature`` (COSE_Sign1, detached payload
    DeviceAuthenticationBytes, the MSO's device key) or ``deviceMac`` (COSE_Mac0, key = HKDF-SHA256(ECDH(
    reader private key, device key), salt = SHA-256(SessionTranscriptBytes), info "EMacKey")), both over
    ``#6.24(bstr .cbor ["DeviceAuthentication", SessionTranscript, docType, DeviceNameSpacesBytes])``
-   built from the exact transcript and DeviceNameSpacesBytes received (DEVICE_AUTH_INVALID);
+   built from the exact transcript and DeviceNameSpacesBytes received (DEVICE_AUTH_INVALID, also when a
+   deviceMac arrives and no reader key was given: the sender chose MAC, the response cannot be
+   authenticated);
 6. refuses ``individual_number_unicode`` unless the verifier was built with
    ``allow_individual_number=True`` (INDIVIDUAL_NUMBER_REFUSED).
 
 Success returns a frozen :class:`Presentation`; failure raises a :class:`~myna_rp.errors.MynaRPError` whose
-``reason`` says why. Personal attributes are never logged and never appear in ``repr`` or messages.
+``reason`` says why — no ``cbor2`` or ``cryptography`` exception escapes. Personal attributes are never
+logged and never appear in ``repr`` or messages (names of elements appear only when they are plain
+ASCII identifiers; decoded values never).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +45,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -46,6 +56,7 @@ from ..errors import (
     IndividualNumberRefusedError,
     MalformedInputError,
     MdocVerificationError,
+    MynaRPError,
     Reason,
     VerificationError,
 )
@@ -59,6 +70,7 @@ from .cbor import (
     expect_map,
     expect_str,
     loads,
+    loads_many,
 )
 from .cose import (
     HEADER_X5CHAIN,
@@ -71,12 +83,31 @@ from .cose import (
     verify_sign1,
 )
 from .iaca import MAX_X5CHAIN, IACAStore
-from .profile import INDIVIDUAL_NUMBER_ELEMENT
+from .profile import ELEMENT_RULES, INDIVIDUAL_NUMBER_ELEMENT, check_element
 from .transcript import Channel, SessionTranscript
 
 _DIGESTS = MappingProxyType({"SHA-256": hashlib.sha256, "SHA-384": hashlib.sha384, "SHA-512": hashlib.sha512})
 _MAX_MEMOISED_SIGNERS = 256
 _MAX_MEMOISED_MSOS = 256
+_NO_DIGESTS: frozenset[bytes] = frozenset()
+_DEVICE_AUTHENTICATION_HEAD = b"\x84\x74DeviceAuthentication"  # array(4), tstr(20) "DeviceAuthentication"
+_PRINTABLE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,80}\Z")
+# Library exceptions that malformed input can raise deep inside cbor2 / cryptography; mapped at the
+# public boundary (every specific site maps its own first).
+_INPUT_FAILURES = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    x509.InvalidVersion,
+)
+
+
+def _printable(name: object) -> str:
+    """A namespace/element name for a message: shown only when it is a plain ASCII identifier."""
+    return name if isinstance(name, str) and _PRINTABLE_NAME.match(name) else "<name>"
 
 
 class DeviceAuthKind(StrEnum):
@@ -107,7 +138,9 @@ class _Mint:
 
 
 class UnverifiedPresentationError(TypeError):
-    """A :class:`Presentation` was built, copied with changes, or smuggled in outside the verifier."""
+    """Evidence was built, copied with changes, or smuggled in outside its verifier: a
+    :class:`Presentation` not minted by :class:`MdocVerifier`, or (for ``verify_age``) a
+    ``JPKIVerification`` not built by ``JPKIVerifier``."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -161,10 +194,21 @@ class Presentation:
 
 
 @dataclass(frozen=True, slots=True)
+class _Signer:
+    """A parsed x5chain (not a trust decision: the path is validated on every call)."""
+
+    certificates: tuple[x509.Certificate, ...]
+    key: ec.EllipticCurvePublicKey
+    not_before: datetime  # the leaf's (DS) validity, aware UTC
+    not_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class _MSO:
     digest_algorithm: str
     doc_type: str
     value_digests: Mapping[str, Mapping[int, bytes]]
+    digest_sets: Mapping[str, frozenset[bytes]]  # every digest of a namespace: checked before decoding
     device_key: ec.EllipticCurvePublicKey
     validity: ValidityInfo
 
@@ -198,9 +242,7 @@ class MdocVerifier:
         self._allow_individual_number = allow_individual_number
         # x5chain DER -> parsed certificates and the DS key (bounded; parsing is not a trust decision:
         # the path is validated on every call).
-        self._signers: dict[
-            tuple[bytes, ...], tuple[tuple[x509.Certificate, ...], ec.EllipticCurvePublicKey]
-        ] = {}
+        self._signers: dict[tuple[bytes, ...], _Signer] = {}
         # MobileSecurityObjectBytes payload -> parsed MSO (bounded). Parsing is a pure function of the bytes
         # and the options; only successful parses are kept, and every check that depends on the call (issuer
         # signature over these bytes, docType, validity at the verification time, DS validity, digests,
@@ -232,11 +274,11 @@ class MdocVerifier:
             at: verification time (aware); default: the clock.
 
         Raises:
-            MalformedInputError: not a DeviceResponse, no (or several ambiguous) documents.
+            MalformedInputError: not a DeviceResponse, a ``status`` other than 0, no (or several
+                ambiguous) documents, a known element of the wrong CBOR type, CBOR limits exceeded.
             VerificationError / MdocVerificationError: reason UNTRUSTED_ISSUER, ISSUER_SIGNATURE_INVALID,
-                DOCTYPE_MISMATCH, DIGEST_MISMATCH, DIGEST_MISSING, MSO_NOT_VALID, DEVICE_AUTH_INVALID,
-                UNSUPPORTED_ALGORITHM.
-            ConfigurationError: ``deviceMac`` without ``reader_private_key``.
+                DOCTYPE_MISMATCH, DIGEST_MISMATCH, DIGEST_MISSING, MSO_NOT_VALID, DEVICE_AUTH_INVALID
+                (including a ``deviceMac`` when no ``reader_private_key`` was given), UNSUPPORTED_ALGORITHM.
             IndividualNumberRefusedError: ``individual_number_unicode`` disclosed without opt-in.
         """
         documents = self.verify_all(
@@ -264,26 +306,45 @@ class MdocVerifier:
     ) -> tuple[Presentation, ...]:
         """Verify every document of a DeviceResponse (same checks and errors as :meth:`verify`)."""
         now = self._now(at)
-        transcript = (
-            session_transcript
-            if isinstance(session_transcript, SessionTranscript)
-            else SessionTranscript.from_bytes(session_transcript, self._options)
-        )
-        response = expect_map(loads(device_response, self._options), "DeviceResponse")
-        if not isinstance(response.get("version"), str):
-            raise MalformedInputError("DeviceResponse lacks its version")
-        documents = expect_list(response.get("documents", []), "DeviceResponse documents")
-        if not documents:
-            raise MalformedInputError("DeviceResponse holds no document")
-        return tuple(
-            self._verify_document(
-                expect_map(doc, "Document"),
-                transcript=transcript,
-                reader_private_key=reader_private_key,
-                at=now,
+        try:
+            transcript = (
+                session_transcript
+                if isinstance(session_transcript, SessionTranscript)
+                else SessionTranscript.from_bytes(session_transcript, self._options)
             )
-            for doc in documents
-        )
+            response = expect_map(loads(device_response, self._options), "DeviceResponse")
+            if not isinstance(response.get("version"), str):
+                raise MalformedInputError("DeviceResponse lacks its version")
+            status = response.get("status")
+            if type(status) is not int:
+                raise MalformedInputError(
+                    "DeviceResponse lacks its status (an unsigned integer, §8.3.2.1.2.2)"
+                )
+            if status != 0:
+                raise MalformedInputError(
+                    f"DeviceResponse status is {min(status, 2**32)}, not 0 (OK): the device reports an error "
+                    "(ISO/IEC 18013-5 §8.3.2.1.2.3); its documents are not used"
+                )
+            documents = expect_list(response.get("documents", []), "DeviceResponse documents")
+            if not documents:
+                raise MalformedInputError("DeviceResponse holds no document")
+            return tuple(
+                self._verify_document(
+                    expect_map(doc, "Document"),
+                    transcript=transcript,
+                    reader_private_key=reader_private_key,
+                    at=now,
+                )
+                for doc in documents
+            )
+        except MynaRPError:
+            raise
+        except UnsupportedAlgorithm as exc:
+            raise MdocVerificationError(
+                "the response uses an unsupported algorithm", reason=Reason.UNSUPPORTED_ALGORITHM
+            ) from exc
+        except _INPUT_FAILURES as exc:
+            raise MalformedInputError(f"the response cannot be processed ({type(exc).__name__})") from None
 
     def verify_issuer_signed(
         self, issuer_signed: bytes, *, doc_type: str, at: datetime | None = None
@@ -294,9 +355,18 @@ class MdocVerifier:
         presented it now. ``device_auth`` is :attr:`DeviceAuthKind.NONE`.
         """
         now = self._now(at)
-        signed = expect_map(loads(issuer_signed, self._options), "IssuerSigned")
-        elements, chain, mso = self._verify_issuer_signed(signed, doc_type=doc_type, at=now)
-        return self._result(doc_type, elements, chain, mso, Channel.UNKNOWN, DeviceAuthKind.NONE, now)
+        try:
+            signed = expect_map(loads(issuer_signed, self._options), "IssuerSigned")
+            elements, chain, mso = self._verify_issuer_signed(signed, doc_type=doc_type, at=now)
+            return self._result(doc_type, elements, chain, mso, Channel.UNKNOWN, DeviceAuthKind.NONE, now)
+        except MynaRPError:
+            raise
+        except UnsupportedAlgorithm as exc:
+            raise MdocVerificationError(
+                "the structure uses an unsupported algorithm", reason=Reason.UNSUPPORTED_ALGORITHM
+            ) from exc
+        except _INPUT_FAILURES as exc:
+            raise MalformedInputError(f"the structure cannot be processed ({type(exc).__name__})") from None
 
     # -- steps -------------------------------------------------------------------------------------
 
@@ -360,12 +430,11 @@ class MdocVerifier:
         issuer_auth = parse_cose(
             issuer_signed.get("issuerAuth"), tag=TAG_COSE_SIGN1, what="issuerAuth", options=self._options
         )
-        certificates, ds_key = self._signer(_x5chain_der(issuer_auth))
-        chain = self._iaca.validate(certificates, at=at)
-        ds = chain[0]
+        signer = self._signer(_x5chain_der(issuer_auth))
+        chain = self._iaca.validate(signer.certificates, at=at)
         if issuer_auth.payload is None:
             raise MalformedInputError("issuerAuth has no payload (the MSO)")
-        verify_sign1(issuer_auth, ds_key, failure=Reason.ISSUER_SIGNATURE_INVALID)
+        verify_sign1(issuer_auth, signer.key, failure=Reason.ISSUER_SIGNATURE_INVALID)
         mso = self._mso(issuer_auth.payload)
         if mso.doc_type != doc_type:
             raise MdocVerificationError(
@@ -376,7 +445,7 @@ class MdocVerifier:
             raise MdocVerificationError(
                 "the MSO is not valid at the verification time (validityInfo)", reason=Reason.MSO_NOT_VALID
             )
-        if not ds.not_valid_before_utc <= validity.signed <= ds.not_valid_after_utc:
+        if not signer.not_before <= validity.signed <= signer.not_after:  # the DS (chain[0]) validity
             raise MdocVerificationError(
                 "the MSO was signed outside the document signer certificate's validity",
                 reason=Reason.MSO_NOT_VALID,
@@ -384,9 +453,7 @@ class MdocVerifier:
         elements = self._check_items(issuer_signed.get("nameSpaces", {}), mso)
         return elements, chain, mso
 
-    def _signer(
-        self, ders: tuple[bytes, ...]
-    ) -> tuple[tuple[x509.Certificate, ...], ec.EllipticCurvePublicKey]:
+    def _signer(self, ders: tuple[bytes, ...]) -> _Signer:
         cached = self._signers.get(ders)
         if cached is not None:
             return cached
@@ -394,22 +461,29 @@ class MdocVerifier:
         for der in ders:
             try:
                 certificates.append(x509.load_der_x509_certificate(der))
-            except ValueError as exc:
-                raise MalformedInputError("x5chain holds a certificate that is not DER") from exc
+            except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion: not a ValueError
+                raise MalformedInputError(
+                    "x5chain holds a certificate that is not a DER X.509 v1-v3"
+                ) from exc
         try:
             key = certificates[0].public_key()
-        except (ValueError, TypeError) as exc:  # unsupported or invalid SubjectPublicKeyInfo
+        except UnsupportedAlgorithm as exc:  # e.g. a curve OID cryptography does not know
             raise MdocVerificationError(
-                "document signer key cannot be used", reason=Reason.UNSUPPORTED_ALGORITHM
+                "document signer key uses an unsupported algorithm or curve",
+                reason=Reason.UNSUPPORTED_ALGORITHM,
             ) from exc
+        except (ValueError, TypeError) as exc:  # invalid SubjectPublicKeyInfo
+            raise MalformedInputError("document signer key cannot be decoded") from exc
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise MdocVerificationError(
                 "document signer key is not an EC key", reason=Reason.UNSUPPORTED_ALGORITHM
             )
+        leaf = certificates[0]
+        signer = _Signer(tuple(certificates), key, leaf.not_valid_before_utc, leaf.not_valid_after_utc)
         if len(self._signers) >= _MAX_MEMOISED_SIGNERS:
             self._signers.clear()
-        self._signers[ders] = (tuple(certificates), key)
-        return tuple(certificates), key
+        self._signers[ders] = signer
+        return signer
 
     def _mso(self, payload: bytes) -> _MSO:
         mso = self._msos.get(payload)
@@ -423,40 +497,64 @@ class MdocVerifier:
 
     def _check_items(self, name_spaces: object, mso: _MSO) -> dict[str, dict[str, Any]]:
         digest = _DIGESTS[mso.digest_algorithm]
+        options = self._options
+        # Pass 1: hash every item's received bytes; bytes that no digest of their namespace covers are
+        # not authenticated: decode only that one item to tell a missing digest from a mismatch, refuse.
+        received: list[tuple[str, Mapping[int, bytes], bytes]] = []
+        contents: list[bytes] = []
         result: dict[str, dict[str, Any]] = {}
         for namespace, items in expect_map(name_spaces, "IssuerNameSpaces").items():
             namespace = expect_str(namespace, "namespace")
-            digests = mso.value_digests.get(namespace)
-            values: dict[str, Any] = {}
-            seen_ids: set[int] = set()
-            for item_bytes in expect_list(items, "IssuerSignedItems"):
-                encoded = expect_encoded(item_bytes, "IssuerSignedItemBytes")
-                decoded = encoded.decode(self._options)
-                item = expect_map(decoded, "IssuerSignedItem")
-                digest_id = item.get("digestID")
-                identifier = expect_str(item.get("elementIdentifier"), "elementIdentifier")
-                if not isinstance(digest_id, int) or isinstance(digest_id, bool) or digest_id < 0:
-                    raise MalformedInputError("digestID must be an unsigned integer")
-                expect_bytes(item.get("random"), "random")
-                if "elementValue" not in item:
-                    raise MalformedInputError("IssuerSignedItem lacks elementValue")
-                if digest_id in seen_ids or identifier in values:
-                    raise MalformedInputError("an element or digestID is disclosed twice in one namespace")
-                seen_ids.add(digest_id)
-                expected = digests.get(digest_id) if digests is not None else None
-                if expected is None:
-                    raise MdocVerificationError(
-                        f"element {namespace}/{identifier} has no digest in the MSO",
-                        reason=Reason.DIGEST_MISSING,
-                    )
+            digests = mso.value_digests.get(namespace, {})
+            known = mso.digest_sets.get(namespace, _NO_DIGESTS)
+            result[namespace] = {}
+            for item_bytes in items if type(items) is list else expect_list(items, "IssuerSignedItems"):
+                encoded = (
+                    item_bytes
+                    if type(item_bytes) is EncodedCBOR
+                    else expect_encoded(item_bytes, "IssuerSignedItemBytes")
+                )
                 actual = digest(encoded.raw).digest()
-                if not hmac.compare_digest(actual, expected):
-                    raise MdocVerificationError(
-                        f"digest of element {namespace}/{identifier} does not match the MSO",
-                        reason=Reason.DIGEST_MISMATCH,
-                    )
-                values[identifier] = item["elementValue"]
-            result[namespace] = values
+                if actual not in known:
+                    raise _unauthenticated_item(encoded, namespace, digests, options)
+                received.append((namespace, digests, actual))
+                contents.append(encoded.content)
+        # Pass 2: every item is covered by a signed digest: decode them all (back to back, see loads_many)
+        # and check each against the digest of its own digestID.
+        seen_ids: set[tuple[str, int]] = set()
+        for item, (namespace, digests, actual) in zip(loads_many(contents, options), received, strict=True):
+            if type(item) is not dict:
+                item = expect_map(item, "IssuerSignedItem")
+            digest_id = item.get("digestID")
+            identifier = item.get("elementIdentifier")
+            if (
+                type(identifier) is not str
+                or type(digest_id) is not int
+                or digest_id < 0
+                or type(item.get("random")) is not bytes
+                or "elementValue" not in item
+            ):
+                digest_id, identifier = _item_fields(item)  # raises the precise MalformedInputError
+            values = result[namespace]
+            if (namespace, digest_id) in seen_ids or identifier in values:
+                raise MalformedInputError("an element or digestID is disclosed twice in one namespace")
+            seen_ids.add((namespace, digest_id))
+            expected = digests.get(digest_id)
+            if expected is None:
+                raise MdocVerificationError(
+                    f"element {_printable(namespace)}/{_printable(identifier)} has no digest in the MSO",
+                    reason=Reason.DIGEST_MISSING,
+                )
+            if not hmac.compare_digest(actual, expected):  # signed under another digestID
+                raise MdocVerificationError(
+                    f"digest of element {_printable(namespace)}/{_printable(identifier)} does not match "
+                    "the MSO",
+                    reason=Reason.DIGEST_MISMATCH,
+                )
+            value = item["elementValue"]
+            if namespace in ELEMENT_RULES:
+                check_element(namespace, identifier, value)
+            values[identifier] = value
         return result
 
     def _verify_device(
@@ -493,8 +591,12 @@ class MdocVerifier:
             )
             _detached(message, "deviceMac")
             if reader_private_key is None:
-                raise ConfigurationError(
-                    "the response is authenticated by deviceMac: the reader's private key is needed"
+                # The sender chose MAC authentication: without the reader key the response cannot be
+                # authenticated, which is a verdict on the response, not a configuration error.
+                raise MdocVerificationError(
+                    "the response is authenticated by deviceMac (§9.1.3.5): verifying it needs the reader's "
+                    "private key (reader_private_key / --reader-private-key); none was given",
+                    reason=Reason.DEVICE_AUTH_INVALID,
                 )
             key = emac_key(reader_private_key, mso.device_key, transcript)
             verify_mac0(message, key, detached_payload=payload, failure=Reason.DEVICE_AUTH_INVALID)
@@ -510,6 +612,37 @@ def is_verified_presentation(value: object) -> bool:
     return type(mint) is _Mint and mint.used
 
 
+def _item_fields(item: Mapping[Any, Any]) -> tuple[int, str]:
+    """(digestID, elementIdentifier) of an IssuerSignedItem after its structural checks (§8.3.2.1.2.2)."""
+    digest_id = item.get("digestID")
+    identifier = expect_str(item.get("elementIdentifier"), "elementIdentifier")
+    if type(digest_id) is not int or digest_id < 0:
+        raise MalformedInputError("digestID must be an unsigned integer")
+    expect_bytes(item.get("random"), "random")
+    if "elementValue" not in item:
+        raise MalformedInputError("IssuerSignedItem lacks elementValue")
+    return digest_id, identifier
+
+
+def _unauthenticated_item(
+    encoded: EncodedCBOR,
+    namespace: str,
+    digests: Mapping[int, bytes] | None,
+    options: CBOROptions,
+) -> MynaRPError:
+    """The error for an item whose bytes match no digest of its namespace (DIGEST_MISSING when its
+    digestID has no digest, else DIGEST_MISMATCH; MALFORMED_INPUT when it is not an IssuerSignedItem)."""
+    digest_id, identifier = _item_fields(expect_map(encoded.decode(options), "IssuerSignedItem"))
+    label = f"{_printable(namespace)}/{_printable(identifier)}"
+    if digests is None or digest_id not in digests:
+        return MdocVerificationError(
+            f"element {label} has no digest in the MSO", reason=Reason.DIGEST_MISSING
+        )
+    return MdocVerificationError(
+        f"digest of element {label} does not match the MSO", reason=Reason.DIGEST_MISMATCH
+    )
+
+
 def _detached(message: CoseMessage, what: str) -> None:
     if message.payload is not None:
         raise MalformedInputError(f"{what} must have a detached (nil) payload")
@@ -521,7 +654,7 @@ def device_authentication_bytes(
     """``DeviceAuthenticationBytes`` (§9.1.3.4) from the exact transcript and DeviceNameSpacesBytes."""
     from .cbor import dumps
 
-    inner = b"\x84" + dumps("DeviceAuthentication") + transcript.raw + dumps(doc_type) + namespaces.raw
+    inner = b"".join((_DEVICE_AUTHENTICATION_HEAD, transcript.raw, dumps(doc_type), namespaces.raw))
     return EncodedCBOR.wrap(inner).raw
 
 
@@ -570,19 +703,23 @@ def _parse_mso(payload: bytes, options: CBOROptions) -> _MSO:
     algorithm = expect_str(mso.get("digestAlgorithm"), "digestAlgorithm")
     if algorithm not in _DIGESTS:
         raise MdocVerificationError(
-            f"MSO digest algorithm {algorithm!r} is not SHA-256/384/512", reason=Reason.UNSUPPORTED_ALGORITHM
+            f"MSO digest algorithm {_printable(algorithm)} is not SHA-256/384/512",
+            reason=Reason.UNSUPPORTED_ALGORITHM,
         )
     size = _DIGESTS[algorithm]().digest_size
     value_digests: dict[str, dict[int, bytes]] = {}
+    digest_sets: dict[str, frozenset[bytes]] = {}
     for namespace, digests in expect_map(mso.get("valueDigests"), "valueDigests").items():
         table: dict[int, bytes] = {}
         for digest_id, digest in expect_map(digests, "DigestIDs").items():
-            if not isinstance(digest_id, int) or isinstance(digest_id, bool):
+            if type(digest_id) is not int:
                 raise MalformedInputError("valueDigests keys must be integers")
-            if len(expect_bytes(digest, "digest")) != size:
-                raise MalformedInputError("an MSO digest has the wrong length for its algorithm")
+            if type(digest) is not bytes or len(digest) != size:
+                raise MalformedInputError("an MSO digest must be a byte string of its algorithm's length")
             table[digest_id] = digest
-        value_digests[expect_str(namespace, "valueDigests namespace")] = table
+        name = expect_str(namespace, "valueDigests namespace")
+        value_digests[name] = table
+        digest_sets[name] = frozenset(table.values())
     key_info = expect_map(mso.get("deviceKeyInfo"), "deviceKeyInfo")
     device_key = cose_key_to_public_key(key_info.get("deviceKey"))
     info = expect_map(mso.get("validityInfo"), "validityInfo")
@@ -597,6 +734,7 @@ def _parse_mso(payload: bytes, options: CBOROptions) -> _MSO:
         digest_algorithm=algorithm,
         doc_type=expect_str(mso.get("docType"), "MSO docType"),
         value_digests=value_digests,
+        digest_sets=digest_sets,
         device_key=device_key,
         validity=validity,
     )

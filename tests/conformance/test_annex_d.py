@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from myna_rp import ConfigurationError, MynaRPError, Reason
+from myna_rp import MdocVerificationError, MynaRPError, Reason
 from myna_rp.cli import main
 from myna_rp.mdoc import DeviceAuthKind, IACAStore, MdocVerifier, Presentation
 from myna_rp.mdoc.transcript import Channel
@@ -110,9 +110,12 @@ def test_wrong_reader_key(annex_d: Path) -> None:
     assert _reason(annex_d, reader_private_key=wrong) is Reason.DEVICE_AUTH_INVALID
 
 
-def test_mac_needs_the_reader_key(annex_d: Path) -> None:
-    with pytest.raises(ConfigurationError):
+def test_mac_without_the_reader_key_cannot_be_authenticated(annex_d: Path) -> None:
+    # The sender chose deviceMac: a response the caller cannot authenticate is a verdict, not a usage error.
+    with pytest.raises(MdocVerificationError) as info:
         _verify(annex_d, reader_private_key=None)
+    assert info.value.reason is Reason.DEVICE_AUTH_INVALID
+    assert "reader" in info.value.message
 
 
 def test_after_the_ds_expired(annex_d: Path) -> None:
@@ -175,10 +178,13 @@ def test_cli_verify_age_refuses_without_age_elements(
     assert out["evidence"] is None
 
 
-def test_cli_mac_without_reader_key_is_a_usage_error(
+def test_cli_mac_without_reader_key_is_invalid(
     annex_d: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = _cli(annex_d, tmp_path)
     del args[args.index("--reader-private-key") : args.index("--reader-private-key") + 2]
-    assert main(["verify-mdoc", *args]) == 2
-    assert "Traceback" not in capsys.readouterr().err
+    assert main(["verify-mdoc", *args]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert json.loads(captured.out)["reason"] == "DEVICE_AUTH_INVALID"
+    assert "reader" in captured.err

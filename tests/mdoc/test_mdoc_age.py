@@ -11,6 +11,7 @@ from typing import Any
 import cbor2
 import pytest
 from mdoc_issuer import NOW, NS, NS_JP, IssuerPKI, issue
+from mdoc_jpki_signer import JPKISigner
 
 from myna_rp import (
     AgeNotDeterminedError,
@@ -25,9 +26,8 @@ from myna_rp import (
 )
 from myna_rp.age import age_on
 from myna_rp.cli import main
-from myna_rp.jpki.attributes import BasicFourAttributes, Gender, parse_date_of_birth
-from myna_rp.jpki.profile import CertificateKind, FormFactor
-from myna_rp.jpki.verifier import CertificateCheck, JPKIVerification
+from myna_rp.jpki.profile import FormFactor
+from myna_rp.jpki.verifier import JPKIVerification
 from myna_rp.mdoc import IACAStore, MdocVerifier, build_device_request
 
 
@@ -128,51 +128,38 @@ def test_issuer_signed_alone_does_not_answer(vectors: Path) -> None:
         verify_age(p, 18)
 
 
-def _jpki(form: FormFactor, dob: str) -> JPKIVerification:
-    attributes = BasicFourAttributes(
-        name="山田\u3000太郎",
-        name_substitute_positions="",
-        gender=Gender("1"),
-        date_of_birth=parse_date_of_birth(dob),
-        address="東京都千代田区",
-        address_substitute_positions="",
-    )
-    check = CertificateCheck(
-        certificate=None,  # type: ignore[arg-type]
-        certificate_kind=CertificateKind.SIGNING,
-        form_factor=form,
-        policy_oids=(),
-        chain=(),
-        trust_anchor=None,  # type: ignore[arg-type]
-        revocation=None,  # type: ignore[arg-type]
-        chain_revocation=(),
-        verified_at=NOW,
-    )
-    return JPKIVerification(check=check, attributes=attributes, signed_content=b"", hash_algorithm="sha256")
+@pytest.fixture(scope="module")
+def signer() -> JPKISigner:
+    return JPKISigner()
 
 
-def test_android_is_unsupported_and_names_the_fallback() -> None:
-    for evidence in (AndroidDevice(), _jpki(FormFactor.ANDROID, "419900101")):
+def _jpki(signer: JPKISigner, form: FormFactor, dob: str) -> JPKIVerification:
+    """A real JPKIVerifier result (verify_age refuses hand-built evidence)."""
+    return signer.verification(form, dob, at=NOW)
+
+
+def test_android_is_unsupported_and_names_the_fallback(signer: JPKISigner) -> None:
+    for evidence in (AndroidDevice(), _jpki(signer, FormFactor.ANDROID, "419900101")):
         with pytest.raises(AttributeProofUnsupported) as info:
             verify_age(evidence, 20)
         assert info.value.reason is Reason.ATTRIBUTE_PROOF_UNSUPPORTED
         assert info.value.fallback == "jpki_signing_certificate"
 
 
-def test_jpki_fallback_only_when_opted_in() -> None:
-    card = _jpki(FormFactor.CARD, "420060601")  # Heisei, 2006-06-01
+def test_jpki_fallback_only_when_opted_in(signer: JPKISigner) -> None:
+    card = _jpki(signer, FormFactor.CARD, "420060601")  # Heisei, 2006-06-01
     with pytest.raises(AgeNotDeterminedError):
         verify_age(card, 20)
     result = verify_age(card, 20, allow_jpki_date_of_birth=True)
     assert result.over is True
     assert result.evidence.source == "jpki"
-    android = _jpki(FormFactor.ANDROID, "420060602")
+    android = _jpki(signer, FormFactor.ANDROID, "420060602")
     assert verify_age(android, 20, allow_jpki_date_of_birth=True).over is False
 
 
-def test_jpki_partial_date_fails_closed() -> None:
+def test_jpki_partial_date_fails_closed(signer: JPKISigner) -> None:
     with pytest.raises(AgeNotDeterminedError):
-        verify_age(_jpki(FormFactor.CARD, "419900000"), 20, allow_jpki_date_of_birth=True)
+        verify_age(_jpki(signer, FormFactor.CARD, "419900000"), 20, allow_jpki_date_of_birth=True)
 
 
 def test_age_request_is_minimal() -> None:
