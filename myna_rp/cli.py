@@ -287,10 +287,14 @@ def _cmd_verify_jpki(args: argparse.Namespace) -> int:
     ocsp_raw = [(p, _read(p, "OCSP response")) for p in args.ocsp_response]
 
     leaf: x509.Certificate | None = None
-    try:
-        anchors = []
-        for path, raw in anchors_raw:
+    # A trust anchor file that holds no certificate is bad configuration (exit 2), not a verdict.
+    anchors = []
+    for path, raw in anchors_raw:
+        try:
             anchors.extend(load_certificates(raw, what=f"trust anchor {path}"))
+        except MalformedInputError as exc:
+            raise UsageError(f"bad trust configuration: {exc.message}") from exc
+    try:
         trust = TrustStore.from_certificates(anchors)
         intermediates: list[x509.Certificate] = []
         if certificate_raw is not None:

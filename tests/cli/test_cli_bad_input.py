@@ -35,7 +35,36 @@ def files(tmp_path: Path) -> dict[str, Path]:
     for name, data in cases.items():
         paths[name] = tmp_path / name
         paths[name].write_bytes(data)
+    paths["anchor"] = tmp_path / "anchor.der"
+    paths["anchor"].write_bytes(_self_signed_der())
     return paths
+
+
+def _self_signed_der() -> bytes:
+    """A well-formed self-signed root, so that only the file under test is bad."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cli bad-input test root")])
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(Encoding.DER)
 
 
 @pytest.mark.parametrize("bad", ["empty", "truncated", "random", "garbage_pem", "text"])
@@ -53,7 +82,7 @@ def test_verify_jpki_bad_file_in_every_role(
     bad: str, role: str, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = {
-        "trust-anchor": str(files["truncated"]),
+        "trust-anchor": str(files["anchor"]),
         "certificate": str(files["truncated"]),
         "signature": str(files["text"]),
         "data": str(files["text"]),
@@ -63,6 +92,10 @@ def test_verify_jpki_bad_file_in_every_role(
     for key, value in argv.items():
         args += [f"--{key}", value]
     code, payload, _ = _run(capsys, *args)
+    if role == "trust-anchor":  # bad trust configuration: a usage error, as for verify-mdoc --iaca
+        assert code == 2
+        assert payload["reason"] == "USAGE_ERROR"
+        return
     assert code == 1
     assert payload["valid"] is False
     assert payload["reason"] == "MALFORMED_INPUT"
