@@ -40,7 +40,7 @@ from .oidc import OIDCConfig, OIDCService
 from .oidc import routes as oidc_routes
 from .platform_api import admin as platform_admin
 from .platform_api import routes as platform_routes
-from .platform_api.service import PlatformService
+from .platform_api.service import PlatformConfig, PlatformService
 from .platform_api.webhooks import WebhookDispatcher, WebhookOutbox
 from .routes import admin, ca, lifecycle, mdoc, ocsp, smartphone
 from .routes.lifecycle_models import install_lifecycle_problem_handler
@@ -118,7 +118,14 @@ def create_app(
         registry=relying_parties,
         config=oidc_config if oidc_config is not None else OIDCConfig(issuer=settings.oidc_issuer),
     )
-    platform = PlatformService(database, clock, service, relying_parties)
+    platform = PlatformService(
+        database,
+        clock,
+        service,
+        relying_parties,
+        PlatformConfig(token_endpoint=settings.platform_token_url),
+        lifecycle=lifecycle_service,
+    )
     # Webhook events are recorded in the revocation's own transaction (a CA defer listener).
     service.add_defer_listener(WebhookOutbox(clock).on_ca_action)
     webhooks = WebhookDispatcher(

@@ -3,12 +3,18 @@
 ``myna-mock serve [--host 127.0.0.1] [--port 8700]`` runs the FastAPI app under uvicorn, with settings
 from the ``MYNA_MOCK_*`` environment. The admin API is unauthenticated, so a non-loopback ``--host`` is
 refused unless ``--allow-non-loopback`` is given.
+
+Unless the environment sets them, the public URLs follow ``--host``/``--port``:
+``MYNA_MOCK_PUBLIC_BASE_URL`` defaults to ``http://{host}:{port}`` (the platform API's token endpoint
+audience) and with it ``MYNA_MOCK_OIDC_ISSUER`` to ``http://{host}:{port}/oidc``. Behind a reverse proxy,
+or bound to ``0.0.0.0``, set ``MYNA_MOCK_PUBLIC_BASE_URL`` to the URL clients actually use.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +29,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def public_base_url(host: str, port: int) -> str:
+    """``http://{host}:{port}`` (IPv6 literals bracketed, RFC 3986 §3.2.2)."""
+    bare = host.strip("[]")
+    try:
+        literal = ipaddress.ip_address(bare)
+    except ValueError:
+        literal = None
+    shown = f"[{bare}]" if literal is not None and literal.version == 6 else host
+    return f"http://{shown}:{port}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         import uvicorn
 
+        # The app factory reads MYNA_MOCK_* (pydantic-settings): explicit settings win.
+        os.environ.setdefault("MYNA_MOCK_PUBLIC_BASE_URL", public_base_url(args.host, args.port))
         uvicorn.run(
             "mock_platform.app:create_app",
             factory=True,

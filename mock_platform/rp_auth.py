@@ -20,11 +20,31 @@ OAuth error ``invalid_client`` with HTTP 401 (RFC 6749 §5.2).
 :func:`RelyingPartyRegistry.subject_for` derives the per-RP (pairwise) user identifier from a resident's
 internal identifier with HMAC-SHA-256 under a platform secret kept in the database: stable for the RP,
 unlinkable across RPs with different sector identifiers, and never revealing the internal identifier.
+
+**Sector identifiers** (OIDC Core §8.1). Two clients get the same pairwise identifiers exactly when they
+share a sector, so a sector is never taken on a client's word:
+
+* the sector is the host of the client's redirect URIs when they all share one host; an explicit
+  ``sector_identifier`` (a host, or an https ``sector_identifier_uri`` whose host is used) must cover every
+  redirect URI host (equal to it, or a subdomain); several hosts without one → the ``client_id`` (a sector
+  of its own); no redirect URIs → the ``client_id`` too;
+* a sector belongs to the first registration that takes it (a UNIQUE row of ``relying_party_sectors``).
+  A later registration joins it only with ``sector_proof``: the API key of a client already in that
+  sector, or a ``private_key_jwt`` assertion by such a client with ``aud`` =
+  ``urn:myna-mock:sector:<sector>`` — proof that the registering party controls that client. Without
+  proof, an explicit ``sector_identifier`` is refused (``SECTOR_TAKEN``) and a sector derived from the
+  redirect URIs falls back to the ``client_id`` (identifiers of its own, unlinkable to anyone's).
+
+This is the mock's simplification of §8.1: a real provider fetches the ``sector_identifier_uri`` over
+https from the sector's host (its JSON array must list the client's redirect URIs) and registration is a
+contract with the operator. Here nothing proves control of a *host*; what is guaranteed is that no client
+obtains another owner's identifiers by naming that owner's host or sector.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -77,6 +97,17 @@ class RelyingPartyRecord(Base):
     webhook_url: Mapped[str | None] = mapped_column(String(500), default=None)
     webhook_secret: Mapped[str | None] = mapped_column(String(200), default=None)
     sector_identifier: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RelyingPartySectorRecord(Base):
+    """Who took a pairwise-identifier sector first (OIDC Core §8.1); joining it needs a proof."""
+
+    __tablename__ = "relying_party_sectors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sector: Mapped[str] = mapped_column(String(255), unique=True)
+    owner_client_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -252,13 +283,47 @@ def _validate_jwks(jwks: Mapping[str, Any]) -> dict[str, Any]:
     return {"keys": [dict(key) for key in keys]}
 
 
-def _default_sector(client_id: str, redirect_uris: Sequence[str]) -> str:
-    hosts = {urlsplit(uri).hostname for uri in redirect_uris}
+#: ``aud`` of a ``private_key_jwt`` assertion proving control of a client in ``sector`` (+ the sector).
+SECTOR_PROOF_AUDIENCE = "urn:myna-mock:sector:"
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+
+
+def _sector_host(value: str) -> str:
+    """The host an explicit ``sector_identifier`` names (a host name, or an https URI's host)."""
+    text = value.strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme != "https" or not parts.hostname:
+            raise RegistrationError("INVALID_SECTOR", "a sector_identifier_uri must be an https URL")
+        text = parts.hostname
+    host = text.lower().rstrip(".")
+    if not 1 <= len(host) <= 253 or not set(host) <= _HOST_CHARS or ".." in host or host.startswith("."):
+        raise RegistrationError("INVALID_SECTOR", "sector_identifier must be a host name or an https URI")
+    return host
+
+
+def _covers(sector: str, host: str) -> bool:
+    return host == sector or host.endswith("." + sector)
+
+
+def _requested_sector(
+    client_id: str, redirect_uris: Sequence[str], sector_identifier: str | None
+) -> tuple[str, bool]:
+    """(the sector asked for, whether it was derived from the redirect URIs' single host)."""
+    hosts = {(urlsplit(uri).hostname or "").lower() for uri in redirect_uris}
+    if sector_identifier:
+        sector = _sector_host(sector_identifier)
+        if not all(_covers(sector, host) for host in hosts):
+            raise RegistrationError(
+                "INVALID_SECTOR", "every redirect URI host must be the sector host or one of its subdomains"
+            )
+        return sector, False
     if len(hosts) == 1:
         (host,) = hosts
         if host:
-            return host
-    return client_id
+            return host, True
+    return client_id, False
 
 
 def _record_to_rp(record: RelyingPartyRecord) -> RelyingParty:
@@ -315,6 +380,30 @@ class RelyingPartyRegistry:
         self._clock = clock
         self._config = config if config is not None else RPAuthConfig()
         database.create_all()
+        self._claim_existing_sectors()
+
+    def _claim_existing_sectors(self) -> None:
+        """Give the sectors of clients registered before sector ownership existed to their first client
+        (so a new registration cannot join them unproven)."""
+        with contextlib.suppress(IntegrityError):  # another process claimed them at the same time
+            self._claim_unowned_sectors()
+
+    def _claim_unowned_sectors(self) -> None:
+        with self._database.transaction() as session:
+            held = set(session.scalars(select(RelyingPartySectorRecord.sector)))
+            first: dict[str, str] = {}
+            for sector, client_id in session.execute(
+                select(RelyingPartyRecord.sector_identifier, RelyingPartyRecord.client_id).order_by(
+                    RelyingPartyRecord.id
+                )
+            ):
+                if sector not in held:
+                    first.setdefault(sector, client_id)
+            now = self._clock.now()
+            for sector, client_id in first.items():
+                session.add(
+                    RelyingPartySectorRecord(sector=sector, owner_client_id=client_id, created_at=now)
+                )
 
     # -- registration --------------------------------------------------------------------------------------
 
@@ -329,6 +418,7 @@ class RelyingPartyRegistry:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         sector_identifier: str | None = None,
+        sector_proof: str | None = None,
     ) -> RelyingParty:
         """Register a relying party.
 
@@ -340,11 +430,17 @@ class RelyingPartyRegistry:
             redirect_uris: absolute http(s) URIs, matched exactly by the OpenID provider.
             webhook_url: absolute http(s) URL of the RP's webhook endpoint.
             webhook_secret: its HMAC secret; default: a new ``whsec_`` secret when ``webhook_url`` is set.
-            sector_identifier: default: the single host of ``redirect_uris``, else the ``client_id``.
+            sector_identifier: the pairwise-identifier sector (a host, or an https sector_identifier_uri);
+                it must cover every redirect URI host. Default: the single host of ``redirect_uris``, else
+                the ``client_id``. See the module docstring for who may take or join a sector.
+            sector_proof: to join a sector another client already holds: that client's API key, or a
+                ``private_key_jwt`` assertion signed by it with ``aud`` = ``urn:myna-mock:sector:<sector>``.
 
         Raises:
-            RegistrationError: no credential (neither jwks nor api_key), a bad JWKS/URL, or a duplicate
-                ``client_id``/API key (``code`` says which).
+            RegistrationError: no credential (neither jwks nor api_key), a bad JWKS/URL, a duplicate
+                ``client_id``/API key (``CLIENT_EXISTS``), a sector not covering the redirect URIs
+                (``INVALID_SECTOR``), or a sector held by another client without a valid proof
+                (``SECTOR_TAKEN``).
         """
         if not 1 <= len(name) <= 100:
             raise RegistrationError("INVALID_REGISTRATION", "name must be 1–100 characters")
@@ -366,25 +462,80 @@ class RelyingPartyRegistry:
             webhook_secret = generate_webhook_secret()
         if webhook_secret is not None and not webhook_secret.startswith("whsec_"):
             raise RegistrationError("INVALID_REGISTRATION", "webhook_secret must start with 'whsec_'")
-        sector = sector_identifier if sector_identifier else _default_sector(client_id, redirect_uris)
-        record = RelyingPartyRecord(
-            client_id=client_id,
-            name=name,
-            jwks_json=json.dumps(jwks_value) if jwks_value is not None else None,
-            api_key_sha256=_sha256_hex(api_key) if api_key is not None else None,
-            redirect_uris_json=json.dumps(list(redirect_uris)),
-            webhook_url=webhook_url,
-            webhook_secret=webhook_secret,
-            sector_identifier=sector[:255],
-            created_at=self._clock.now(),
+        requested, derived = _requested_sector(client_id, redirect_uris, sector_identifier)
+        proven = self._proven_sector(sector_proof) if sector_proof is not None else None
+        if proven is not None and proven != requested:
+            raise RegistrationError("INVALID_SECTOR", "the sector proof is for another sector than requested")
+        candidates = [requested] if not derived else [requested, client_id]
+        for sector in candidates:
+            claim = sector != proven  # joining a proven sector adds no claim; anything else claims it
+            now = self._clock.now()
+            record = RelyingPartyRecord(
+                client_id=client_id,
+                name=name,
+                jwks_json=json.dumps(jwks_value) if jwks_value is not None else None,
+                api_key_sha256=_sha256_hex(api_key) if api_key is not None else None,
+                redirect_uris_json=json.dumps(list(redirect_uris)),
+                webhook_url=webhook_url,
+                webhook_secret=webhook_secret,
+                sector_identifier=sector,
+                created_at=now,
+            )
+            try:
+                with self._database.transaction() as session:
+                    session.add(record)
+                    if claim:
+                        session.add(
+                            RelyingPartySectorRecord(sector=sector, owner_client_id=client_id, created_at=now)
+                        )
+                    session.flush()
+                    return _record_to_rp(record)
+            except IntegrityError as exc:
+                if not claim or not self._sector_held(sector):
+                    raise RegistrationError(
+                        "CLIENT_EXISTS", "client_id or API key already registered"
+                    ) from exc
+                if self.get(client_id) is not None:
+                    raise RegistrationError("CLIENT_EXISTS", "client_id already registered") from exc
+                # The sector belongs to another client and no proof was given for it: a sector derived
+                # from the redirect URIs falls back to the client's own; an explicit one is refused.
+                continue
+        raise RegistrationError(
+            "SECTOR_TAKEN",
+            "that sector belongs to another client: give sector_proof (a credential of a client in it)",
         )
+
+    def _sector_held(self, sector: str) -> bool:
+        with self._database.transaction() as session:
+            return (
+                session.scalar(
+                    select(RelyingPartySectorRecord.id).where(RelyingPartySectorRecord.sector == sector)
+                )
+                is not None
+            )
+
+    def _proven_sector(self, proof: str) -> str:
+        """The sector of the client ``proof`` authenticates (its API key, or its client assertion with
+        ``aud`` = ``urn:myna-mock:sector:<sector>``). Raises ``SECTOR_TAKEN`` when it proves nothing."""
         try:
-            with self._database.transaction() as session:
-                session.add(record)
-                session.flush()
-                return _record_to_rp(record)
-        except IntegrityError as exc:
-            raise RegistrationError("CLIENT_EXISTS", "client_id or API key already registered") from exc
+            if proof.count(".") == 2:
+                unverified = jws.extract_compact(proof.encode("ascii"))
+                claims = json.loads(unverified.payload)
+                audience = claims.get("aud") if isinstance(claims, dict) else None
+                if not isinstance(audience, str) or not audience.startswith(SECTOR_PROOF_AUDIENCE):
+                    raise RegistrationError("SECTOR_TAKEN", "the sector proof names no sector")
+                rp = self.verify_client_assertion(proof, audience=audience)
+                if audience != SECTOR_PROOF_AUDIENCE + rp.sector_identifier:
+                    raise RegistrationError("SECTOR_TAKEN", "the sector proof is for another sector")
+            else:
+                rp = self.verify_api_key(proof)
+        except (ClientAuthenticationError, JoseError, ValueError, UnicodeError) as exc:
+            if isinstance(exc, RegistrationError):
+                raise
+            raise RegistrationError(
+                "SECTOR_TAKEN", "the sector proof does not authenticate a client"
+            ) from exc
+        return rp.sector_identifier
 
     def get(self, client_id: str) -> RelyingParty | None:
         """The relying party with ``client_id``, or ``None`` (also for ids no registration can have:

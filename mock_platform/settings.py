@@ -14,9 +14,10 @@ Reading settings has no side effects; the database folder is created when the
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,8 +38,15 @@ class Settings(BaseSettings):
         crl_issue_time: JST wall-clock time of the daily CRL issue.
         crl_next_update_grace_minutes: nextUpdate = next daily issue + this grace.
         max_request_bytes: largest accepted request body (413 problem above it).
+        public_base_url: the origin clients reach this server at (scheme, host, port; no trailing ``/``),
+            e.g. ``https://platform.example`` behind a reverse proxy. The platform API's token endpoint
+            expects client assertions with ``aud`` = ``{public_base_url}/platform/v1/token`` (never a URL
+            derived from the request's ``Host`` header), and the default :attr:`oidc_issuer` is
+            ``{public_base_url}/oidc``. ``myna-mock serve`` sets it from ``--host``/``--port`` when the
+            environment does not (``MYNA_MOCK_PUBLIC_BASE_URL``).
         oidc_issuer: the mock OpenID provider's issuer identifier; its routes are mounted under its path
-            (``/oidc``). Set it to the URL clients reach the server at (ID tokens carry it as ``iss``).
+            (``/oidc``). Default: ``{public_base_url}/oidc``. Set it to the URL clients reach the provider
+            at (ID tokens carry it as ``iss``).
     """
 
     model_config = SettingsConfigDict(env_prefix="MYNA_MOCK_", frozen=True, extra="forbid")
@@ -54,14 +62,36 @@ class Settings(BaseSettings):
     crl_issue_time: time = time(0, 0)
     crl_next_update_grace_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
-    oidc_issuer: str = "http://127.0.0.1:8700/oidc"
+    public_base_url: str = "http://127.0.0.1:8700"
+    oidc_issuer: str = ""  # "" → {public_base_url}/oidc (filled in by the validator below)
 
-    @field_validator("crl_http_base_url", "ocsp_url", "oidc_issuer")
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_issuer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("oidc_issuer"):
+            base = str(data.get("public_base_url") or "http://127.0.0.1:8700").rstrip("/")
+            data = {**data, "oidc_issuer": f"{base}/oidc"}
+        return data
+
+    @field_validator("crl_http_base_url", "ocsp_url", "oidc_issuer", "public_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if not parts.hostname or parts.query or parts.fragment or parts.path.strip("/"):
+            raise ValueError("public_base_url is an origin: scheme://host[:port], without path or query")
+        return value.rstrip("/")
+
+    @property
+    def platform_token_url(self) -> str:
+        """The platform API's token endpoint as clients address it (the expected assertion ``aud``)."""
+        return f"{self.public_base_url}/platform/v1/token"
 
     @field_validator("crl_issue_time")
     @classmethod

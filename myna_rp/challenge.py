@@ -218,6 +218,23 @@ class _Record:
     forget_us: int  # expires_us + grace: from then on the record reads as unknown (and may be purged)
 
 
+#: The range of instants :class:`datetime` can hold, in microseconds since the epoch.
+_MIN_US = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_MAX_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+
+
+def _checked_record(
+    session_hash: bytes, purpose: str, issued_us: int, expires_us: int, forget_us: int
+) -> _Record:
+    """A record read back from a backend, or :class:`ChallengeStoreUnavailableError` when its fields are
+    not what :meth:`_StoreBase.issue` writes (fail closed: a corrupt record is never judged)."""
+    if len(session_hash) != hashlib.sha256().digest_size:
+        raise ChallengeStoreUnavailableError("corrupt challenge record (session hash)")
+    if not _MIN_US <= issued_us < expires_us < forget_us <= _MAX_US:
+        raise ChallengeStoreUnavailableError("corrupt challenge record (times out of order or range)")
+    return _Record(session_hash, purpose, issued_us, expires_us, forget_us)
+
+
 def _value_key(value: bytes) -> bytes:
     return hashlib.sha256(_VALUE_DOMAIN + value).digest()
 
@@ -483,7 +500,8 @@ class SQLiteChallengeStore(_StoreBase):
     ``expires_at + grace`` are deleted when a challenge is issued, or by :meth:`purge`.
 
     Args:
-        path: the database file (created with its table when missing). ``":memory:"`` is refused: each
+        path: the database file (created with its table, and its missing parent folders, when missing).
+            ``":memory:"`` is refused: each
             connection would get a database of its own — use :class:`MemoryChallengeStore`.
         clock: where "now" comes from (default :class:`~myna_rp.clock.SystemClock`).
         default_ttl: TTL of :meth:`issue` without ``ttl``; in (0, :data:`MAX_TTL`].
@@ -509,6 +527,13 @@ class SQLiteChallengeStore(_StoreBase):
         if not raw or raw == ":memory:" or raw.startswith("file:"):
             raise ConfigurationError("SQLiteChallengeStore needs a file path; use MemoryChallengeStore")
         self.path = Path(raw).absolute()  # a later chdir must not move the store
+        try:
+            # Like the other file stores of the project: a fresh tree has no var/ folder yet.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the folder of the challenge database {self.path}"
+            ) from exc
         busy_us = _check_duration("busy_timeout", busy_timeout, ConfigurationError)
         self._busy_seconds = busy_us / 1_000_000
         self._local = threading.local()
@@ -638,7 +663,11 @@ def _sqlite_record(row: tuple[Any, ...]) -> _Record:
     session_hash, purpose, issued_us, expires_us, forget_us = row
     if not isinstance(session_hash, bytes) or not isinstance(purpose, str):
         raise ChallengeStoreUnavailableError("corrupt challenge record")
-    return _Record(bytes(session_hash), purpose, int(issued_us), int(expires_us), int(forget_us))
+    # SQLite columns are dynamically typed: a vandalised time column may hold text, a float or NULL.
+    times = (issued_us, expires_us, forget_us)
+    if not all(isinstance(t, int) and not isinstance(t, bool) for t in times):
+        raise ChallengeStoreUnavailableError("corrupt challenge record (time columns)")
+    return _checked_record(bytes(session_hash), purpose, issued_us, expires_us, forget_us)
 
 
 # --------------------------------------------------------------------------------------------- Redis
@@ -652,12 +681,13 @@ return 1
 """
 
 # Consume: read and mark consumed in one atomic step (Redis runs a script without interleaving).
-# Returns {0} unknown, or {1 if it was already consumed else 2, s, p, i, e, f}.
+# Returns {0} unknown, or {1 if it was already consumed else 2, s, p, i, e, f}. Only the exact flag '0'
+# is "unconsumed": any other value (a vandalised flag) reads as consumed (fail closed).
 # HSET keeps the key's TTL (only SET and friends reset it).
 _REDIS_CONSUME = """
 local v = redis.call('HMGET', KEYS[1], 'c', 's', 'p', 'i', 'e', 'f')
 if not v[1] then return {0} end
-if v[1] == '1' then return {1, v[2], v[3], v[4], v[5], v[6]} end
+if v[1] ~= '0' then return {1, v[2], v[3], v[4], v[5], v[6]} end
 redis.call('HSET', KEYS[1], 'c', '1')
 return {2, v[2], v[3], v[4], v[5], v[6]}
 """
@@ -755,7 +785,14 @@ class RedisChallengeStore(_StoreBase):
             if state not in (1, 2) or len(reply) != 6:
                 raise ValueError(f"unexpected consume state {state}")
             session_hex, purpose, issued, expires, forget = (_text(item) for item in reply[1:])
-            record = _Record(bytes.fromhex(session_hex), purpose, int(issued), int(expires), int(forget))
+            times = (issued, expires, forget)
+            if not all(t.isascii() and t.isdigit() for t in times):
+                raise ValueError("non-integer time field")
+            record = _checked_record(
+                bytes.fromhex(session_hex), purpose, int(issued), int(expires), int(forget)
+            )
+        except ChallengeStoreUnavailableError:
+            raise
         except (ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
             raise ChallengeStoreUnavailableError("Redis returned a corrupt challenge record") from exc
         return record, state == 1

@@ -55,6 +55,7 @@ class Reason(StrEnum):
     WEBHOOK_REPLAYED = "WEBHOOK_REPLAYED"  # an event id seen before, or timestamp outside the window
     # --- eKYC (myna_rp.kyc) ---
     RECORD_STORE_ERROR = "RECORD_STORE_ERROR"  # a confirmation record could not be stored
+    HOLDER_MISMATCH = "HOLDER_MISMATCH"  # certificates presented together belong to different holders
 
 
 class MynaRPError(Exception):

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .clock import require_aware
+from .errors import Reason, VerificationError
 from .jpki.attributes import BasicFourAttributes
 from .jpki.profile import CertificateKind, FormFactor
 from .jpki.verifier import CertificateCheck, JPKIAuthentication, JPKIVerification
@@ -85,6 +86,9 @@ class IdentityVerification:
             and user-authentication certificates across renewals and device changes) or an OpenID
             provider (pairwise ``sub``) supplied one; ``None`` in direct mode. Ignored by
             :meth:`same_identity_as`.
+        ocsp_response: the DER OCSPResponse (RFC 6960 §4.2.1) the platform operator based its revocation
+            answer on, when it sent one (platform mode), else ``None``: evidence for a confirmation record
+            (確認記録). Ignored by :meth:`same_identity_as`.
 
     Two results for the same person and certificate compare equal on :meth:`same_identity_as`, whatever
     their modes and times.
@@ -97,6 +101,7 @@ class IdentityVerification:
     verified_at: datetime
     signed_content: bytes
     user_id: str | None = None
+    ocsp_response: bytes | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.verified_at)
@@ -115,10 +120,14 @@ class IdentityVerification:
         """Wrap a :class:`JPKIVerification` of a signing certificate.
 
         Raises:
-            ValueError: the verification is not of a signing certificate (no attributes).
+            VerificationError: ``WRONG_CERTIFICATE_KIND`` — the verification is not of a signing
+                certificate (署名用電子証明書), so it carries no basic four attributes.
         """
         if verification.attributes is None:
-            raise ValueError("only a signing certificate carries the basic four attributes")
+            raise VerificationError(
+                "only a signing certificate carries the basic four attributes",
+                reason=Reason.WRONG_CERTIFICATE_KIND,
+            )
         return cls(
             mode=mode,
             attributes=verification.attributes,
@@ -154,6 +163,8 @@ class AuthenticationVerification:
         revocation: the revocation evidence for the certificate.
         verified_at: the time the verification was made for (aware).
         challenge: the nonce the holder signed.
+        ocsp_response: the platform's DER OCSPResponse (RFC 6960) behind :attr:`revocation`, when sent
+            (platform mode), else ``None``.
     """
 
     mode: VerificationMode
@@ -162,6 +173,7 @@ class AuthenticationVerification:
     revocation: RevocationStatus
     verified_at: datetime
     challenge: bytes
+    ocsp_response: bytes | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.verified_at)

@@ -12,6 +12,7 @@ from .errors import (
     CheckoutAlreadyDecidedError,
     FallbackDeclinedError,
     MalformedRequestError,
+    OrderStoreUnavailableError,
     ShopError,
     UnknownCheckoutError,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Order",
     "OrderStatus",
     "OrderStore",
+    "OrderStoreUnavailableError",
     "PlatformClock",
     "SQLiteOrderStore",
     "ShopDependencies",

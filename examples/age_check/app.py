@@ -100,10 +100,18 @@ def _challenge_store(settings: ShopSettings, clock: Clock, owned: list[Callable[
         owned.append(store.close)
         return store
     import redis  # the optional extra "redis"
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis.from_url(url)
+    # Timeouts and two quick retries: an unreachable Redis must become a 503 soon, not hang the worker.
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=settings.http_timeout_seconds,
+        socket_timeout=settings.http_timeout_seconds,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+    )
     owned.append(client.close)
-    return RedisChallengeStore(client, clock=clock, default_ttl=ttl)
+    return RedisChallengeStore(client, clock=clock, default_ttl=ttl, key_prefix=settings.challenge_key_prefix)
 
 
 def _order_store(settings: ShopSettings) -> OrderStore:

@@ -81,6 +81,16 @@ class FallbackDeclinedError(ShopError):
     reason = Reason.CONSENT_REQUIRED
 
 
+class OrderStoreUnavailableError(ShopError):
+    """The order store could not answer (SQLite locked past its timeout, disk full, corrupt row).
+
+    Not the customer's fault: 503 with ``Retry-After``; nothing was written."""
+
+    code = "ORDER_STORE_UNAVAILABLE"
+    status = 503
+    title = "Order store unavailable"
+
+
 class MalformedRequestError(ShopError):
     """A request member could not be decoded (bad base64, bad certificate encoding)."""
 

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -25,8 +25,14 @@ from pathlib import Path
 from typing import Protocol
 
 from myna_rp.clock import require_aware
+from myna_rp.errors import ConfigurationError
 
-from .errors import AgeCheckRequiredError, CheckoutAlreadyDecidedError, UnknownCheckoutError
+from .errors import (
+    AgeCheckRequiredError,
+    CheckoutAlreadyDecidedError,
+    OrderStoreUnavailableError,
+    UnknownCheckoutError,
+)
 
 #: The evidence types the store accepts (``age_over_NN`` for any two digits as well).
 EVIDENCE_TYPES = frozenset({"birth_date", "age_in_years", "jpki_date_of_birth"})
@@ -179,20 +185,29 @@ class SQLiteOrderStore:
     Args:
         path: the database file (its folder is created).
         timeout: seconds to wait for a lock held by another process.
+
+    Raises:
+        ConfigurationError: the file or its folder cannot be created or set up.
+
+    Every method raises :class:`~examples.age_check.errors.OrderStoreUnavailableError` (503) when SQLite
+    fails (a lock held longer than ``timeout``, a full disk, a corrupt row); nothing is half-written.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
         self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         self._timeout = timeout
-        # journal_mode cannot change inside a transaction: set it on a plain connection first.
-        plain = sqlite3.connect(self._path, timeout=timeout, isolation_level=None)
         try:
-            plain.execute("PRAGMA journal_mode=WAL").fetchall()
-        finally:
-            plain.close()
-        with self._connect() as connection:
-            connection.execute(_SCHEMA)
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # journal_mode cannot change inside a transaction: set it on a plain connection first.
+            plain = sqlite3.connect(self._path, timeout=timeout, isolation_level=None)
+            try:
+                plain.execute("PRAGMA journal_mode=WAL").fetchall()
+            finally:
+                plain.close()
+            with self._connect() as connection:
+                connection.execute(_SCHEMA)
+        except (OSError, sqlite3.Error, OrderStoreUnavailableError) as exc:
+            raise ConfigurationError(f"cannot open the order database {self._path}") from exc
 
     @property
     def path(self) -> Path:
@@ -200,26 +215,38 @@ class SQLiteOrderStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+        """One ``BEGIN IMMEDIATE`` … ``COMMIT`` on a fresh connection; any ``sqlite3.Error`` (locked,
+        disk full, file gone) becomes :class:`OrderStoreUnavailableError` with nothing written."""
+        try:
+            connection = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise OrderStoreUnavailableError("the order database cannot be opened") from exc
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:
+                    with suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise OrderStoreUnavailableError("the order database is unavailable (locked or failing)") from exc
         finally:
             connection.close()
 
     @staticmethod
     def _row(row: tuple[str, int | None, str | None, str | None, str | None]) -> Order:
-        order_id, over, evidence, checked_at, placed_at = row
-        record = None
-        if over is not None and evidence is not None and checked_at is not None:
-            record = AgeCheckRecord(order_id, bool(over), evidence, datetime.fromisoformat(checked_at))
-        placed = datetime.fromisoformat(placed_at) if placed_at is not None else None
-        return Order(order_id, record, placed)
+        try:
+            order_id, over, evidence, checked_at, placed_at = row
+            record = None
+            if over is not None and evidence is not None and checked_at is not None:
+                record = AgeCheckRecord(order_id, bool(over), evidence, datetime.fromisoformat(checked_at))
+            placed = datetime.fromisoformat(placed_at) if placed_at is not None else None
+            return Order(order_id, record, placed)
+        except (ValueError, TypeError) as exc:  # a row another program wrote: fail closed, typed
+            raise OrderStoreUnavailableError("a stored order cannot be read back") from exc
 
     def _select(self, connection: sqlite3.Connection, order_id: str) -> Order:
         row = connection.execute(

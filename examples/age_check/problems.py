@@ -17,7 +17,10 @@ CERTIFICATE_REVOKED / _ON_HOLD     403     the JPKI signing certificate is revok
 CHALLENGE_MISMATCH                 403     the challenge belongs to another checkout (or purpose); burned
 CHALLENGE_REPLAYED                 409     the challenge (hence the response/signature) was used before
 CHALLENGE_EXPIRED                  410     the challenge's TTL is over: start the age check again
-CHALLENGE_UNKNOWN                  422     never issued here (or the store could not answer: fail closed)
+CHALLENGE_UNKNOWN                  422     never issued here (or already forgotten)
+CHALLENGE_STORE_UNAVAILABLE        503     the challenge store (SQLite, Redis) could not answer: retry
+                                           later (``reason`` CHALLENGE_UNKNOWN: nothing was accepted)
+ORDER_STORE_UNAVAILABLE            503     the order store (SQLite) is locked or failing: retry later
 ATTRIBUTE_PROOF_UNSUPPORTED        409     Android: no attribute proof; ``fallback`` names the JPKI route
 CHECKOUT_ALREADY_DECIDED           409     the checkout's age check already has an answer
 UNKNOWN_CHECKOUT                   404     no such order id
@@ -29,9 +32,11 @@ MALFORMED_INPUT                    400     undecodable base64, CBOR, certificate
 VALIDATION_ERROR                   422     the JSON body does not match the schema
 REVOCATION_UNAVAILABLE             503     no revocation answer under REQUIRE (hard fail): try again later
 CONFIGURATION_ERROR                503     the shop's trust configuration is unusable
-NOT_FOUND / METHOD_NOT_ALLOWED     404/405
+NOT_FOUND / METHOD_NOT_ALLOWED     404/405 405 with ``Allow`` (RFC 9110 §15.5.6)
 INTERNAL_ERROR                     500     a bug; never caused by input, the detail says nothing
 =================================  ======  ===============================================================
+
+Every 503 carries ``Retry-After``. The shop has no authenticated route, hence no 401.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from myna_rp.challenge import ChallengeStoreUnavailableError
 from myna_rp.errors import AttributeProofUnsupported, MynaRPError, Reason
 
 from .errors import ShopError
@@ -84,7 +91,14 @@ def reason_status(reason: Reason) -> int:
 
 
 def problem_response(
-    request: Request, *, status: int, code: str, title: str, detail: str, **extra: Any
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": problem_type(code),
@@ -95,12 +109,24 @@ def problem_response(
         "code": code,
         **extra,
     }
-    headers = {"Retry-After": _RETRY_AFTER[status]} if status in _RETRY_AFTER else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    answer_headers = dict(headers or {})
+    if status in _RETRY_AFTER:
+        answer_headers["Retry-After"] = _RETRY_AFTER[status]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=answer_headers)
 
 
 def sdk_problem(request: Request, error: MynaRPError, **more: Any) -> JSONResponse:
-    """The problem document of an SDK error (``more``: extension members)."""
+    """The problem document of an SDK error (``more``: extension members). A challenge-store outage is a
+    503 ``CHALLENGE_STORE_UNAVAILABLE`` (not the customer's fault), whatever route it happened on."""
+    if isinstance(error, ChallengeStoreUnavailableError):
+        return problem_response(
+            request,
+            status=503,
+            code="CHALLENGE_STORE_UNAVAILABLE",
+            title="Challenge store unavailable",
+            detail="the challenge store could not answer: nothing was accepted; try again later",
+            reason=error.reason.value,
+        )
     status, title = _REASON_STATUS.get(error.reason, _DEFAULT_STATUS)
     extra: dict[str, Any] = {"reason": error.reason.value}
     if isinstance(error, AttributeProofUnsupported):
@@ -122,6 +148,16 @@ def shop_problem(request: Request, error: ShopError) -> JSONResponse:
     return problem_response(
         request, status=error.status, code=error.code, title=error.title, detail=error.detail, **extra
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` value of a 405 (RFC 9110 §10.2.1): every method of every route matching the path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})  # no method matches: path only
+        if match is Match.PARTIAL:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -154,8 +190,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
-            request, status=exc.status_code, code=code, title=str(exc.detail), detail=str(exc.detail)
+            request,
+            status=exc.status_code,
+            code=code,
+            title=str(exc.detail),
+            detail=str(exc.detail),
+            headers=headers,
         )
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:

@@ -59,6 +59,7 @@ from myna_rp.challenge import Challenge, ChallengeStore
 from myna_rp.clock import Clock
 from myna_rp.errors import ConfigurationError, MynaRPError
 from myna_rp.jpki import CertificateKind
+from myna_rp.kyc import require_fresh_revocation
 from myna_rp.mdoc import (
     JP_MNC_DOCTYPE,
     Presentation,
@@ -394,7 +395,8 @@ class AgeCheckShop:
             VerificationError: WRONG_KEY_USAGE (not a signing certificate), SIGNATURE_INVALID,
                 UNTRUSTED_ISSUER, CERTIFICATE_EXPIRED, …
             CertificateRevokedError: CERTIFICATE_REVOKED / CERTIFICATE_ON_HOLD.
-            RevocationUnavailableError: no revocation answer (REQUIRE is hard-fail).
+            RevocationUnavailableError: no revocation answer (REQUIRE is hard-fail), or one older than the
+                challenge (a reused OCSP answer: :func:`myna_rp.kyc.require_fresh_revocation`).
             ChallengeError, AgeNotDeterminedError (unknown/partial date of birth), AgeRequirementNotMetError,
             UnknownCheckoutError, CheckoutAlreadyDecidedError.
         """
@@ -413,13 +415,17 @@ class AgeCheckShop:
             verification = self.trust.jpki.verify_signature(
                 data=value, signature=raw_signature, certificate=leaf, expected_kind=CertificateKind.SIGNING
             )
-            self.challenges.consume(value, session_id=order_id, purpose=PURPOSE_JPKI)
+            challenge = self.challenges.consume(value, session_id=order_id, purpose=PURPOSE_JPKI)
+            # The revocation answer must have been obtained for this challenge, not reused from an
+            # earlier check (whatever cache the verifier was built with): fail closed.
+            require_fresh_revocation(verification.revocation, challenge.issued_at)
             answer = verify_age(verification, self.minimum_age, allow_jpki_date_of_birth=True)
         except MynaRPError as error:
             _LOG.info("age check refused: order=%s channel=jpki reason=%s", order_id, error.reason)
             raise
-        # The date of birth (and the rest of 基本4情報) lives only in `verification`: drop it now.
-        del verification
+        # The date of birth (and the rest of 基本4情報) lives only in `verification` and `leaf` (the
+        # verifier keeps no path cache: trust.py): drop them now.
+        del verification, leaf
         return self._record(order_id, answer, "jpki")
 
     @staticmethod

@@ -9,6 +9,7 @@ Examples::
     AGE_SHOP_CLOCK=platform                          # follow the mock's test clock (GET /admin/clock)
     AGE_SHOP_ORIGIN=http://127.0.0.1:8701            # the web origin the browser reports (DC API)
     AGE_SHOP_CHALLENGE_STORE=sqlite:///./var/shop-challenges.sqlite3   # or memory, redis://127.0.0.1:6379/0
+    AGE_SHOP_CHALLENGE_KEY_PREFIX=age_check:challenge:  # Redis key namespace (distinct from the bank's)
     AGE_SHOP_ORDER_STORE=sqlite:///./var/shop-orders.sqlite3           # or memory
     AGE_SHOP_READER_KEY_SECRET=<64 hex digits>       # same on every worker of a fleet
     AGE_SHOP_APPLE_ENCRYPTION_KEY_PATH=merchant-encryption-key.pem
@@ -36,6 +37,8 @@ class ShopSettings(BaseSettings):
         challenge_ttl_seconds: lifetime of an issued challenge (mdoc nonce / JPKI data to sign).
         challenge_store: ``memory``, ``sqlite:///PATH`` (several processes on one host) or
             ``redis://HOST:PORT/DB`` (a fleet).
+        challenge_key_prefix: the namespace of the Redis keys (``RedisChallengeStore(key_prefix=…)``);
+            distinct from the bank's default, so both examples can share one Redis server.
         order_store: ``memory`` or ``sqlite:///PATH``.
         platform_url: base URL of the platform the trust configuration is read from when serving
             (``GET /mdoc/iaca.cer``, ``GET /ca``; OCSP at ``/ocsp``, CRLs at each CA's ``crl_url``).
@@ -45,7 +48,8 @@ class ShopSettings(BaseSettings):
             process when unset (then a fleet's workers could not open each other's responses).
         apple_encryption_key_path: PEM EC P-256 private key of the merchant's encryption certificate
             (Apple flow); a fresh key per process when unset.
-        http_timeout_seconds: timeout of every call to the platform (trust download, OCSP, CRL).
+        http_timeout_seconds: timeout of every call to the platform (trust download, OCSP, CRL) and of
+            Redis connections and replies.
     """
 
     model_config = SettingsConfigDict(env_prefix="AGE_SHOP_", frozen=True, extra="forbid")
@@ -56,6 +60,7 @@ class ShopSettings(BaseSettings):
     minimum_age: int = Field(default=20, ge=0, le=99)
     challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     challenge_store: str = "memory"
+    challenge_key_prefix: str = Field(default="age_check:challenge:", min_length=1, max_length=100)
     order_store: str = "memory"
     platform_url: str = "http://127.0.0.1:8700"
     clock: Literal["system", "platform"] = "system"

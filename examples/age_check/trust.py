@@ -5,6 +5,10 @@
 * JPKI fallback (Android): a direct :class:`~myna_rp.jpki.JPKIVerifier` on the J-LIS roots (or the mock's
   test roots) with a **hard-fail** revocation policy (``RevocationPolicy.REQUIRE`` by default: OCSP and
   CRL, any REVOKED wins, no answer → REVOCATION_UNAVAILABLE). A soft-fail or skipping policy is refused.
+  Its revocation cache is :class:`myna_rp.kyc.FreshOCSPCache` by default: OCSP is asked afresh for every
+  check (a cached "good" would let a certificate revoked since an earlier check through), CRLs are kept.
+  It keeps **no validated paths** (``path_cache_size=0``): a cached path would hold the customer's
+  signing certificate — name, address, date of birth, gender — in memory after the decision.
 
 :func:`build_trust` takes the pieces (production: ``TrustStore.jlis_production([...])``, the J-LIS OCSP
 responder and CRL URLs per issuing CA); :func:`trust_from_platform` reads them from a platform that
@@ -24,6 +28,7 @@ from cryptography import x509
 from myna_rp.clock import Clock, require_aware
 from myna_rp.errors import ConfigurationError
 from myna_rp.jpki import JPKIVerifier, TrustStore
+from myna_rp.kyc import FreshOCSPCache
 from myna_rp.mdoc import IACAStore, MdocVerifier
 from myna_rp.revocation import CRLSource, OCSPClient, RevocationCache, RevocationChecker, RevocationPolicy
 
@@ -68,7 +73,9 @@ def build_trust(
         ocsp_responders: OCSP responder URL per issuing CA subject (JPKI certificates carry no AIA).
         crl_urls: CRL URLs per issuing CA subject, newest generation first.
         policy: the revocation policy; must be hard-fail (default REQUIRE).
-        cache: a shared revocation cache (e.g. Redis-backed for a fleet); in-memory by default.
+        cache: the revocation cache; default :class:`~myna_rp.kyc.FreshOCSPCache` (never reuses an OCSP
+            answer; the shop also refuses an answer older than the challenge, see
+            :meth:`~examples.age_check.service.AgeCheckShop.complete_jpki`).
 
     Raises:
         ConfigurationError: no IACA certificate, or a policy that is not hard-fail.
@@ -79,12 +86,13 @@ def build_trust(
     checker = RevocationChecker(
         ocsp=OCSPClient(http, dict(ocsp_responders)),
         crls=CRLSource(urls={k: list(v) for k, v in crl_urls.items()}, http=http) if crl_urls else None,
-        cache=cache,
+        cache=cache if cache is not None else FreshOCSPCache(clock),
         clock=clock,
     )
     return ShopTrust(
         mdoc=MdocVerifier(IACAStore.from_certificates(iaca), clock=clock),
-        jpki=JPKIVerifier(jpki_trust, revocation=checker, policy=policy, clock=clock),
+        # path_cache_size=0: the path memo would keep the leaf (with the basic four attributes) alive.
+        jpki=JPKIVerifier(jpki_trust, revocation=checker, policy=policy, clock=clock, path_cache_size=0),
     )
 
 

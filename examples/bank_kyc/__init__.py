@@ -6,6 +6,8 @@ Serve: ``uvicorn --factory examples.bank_kyc.app:create_app`` (see README.md in 
 docs/tutorial_bank_kyc.md).
 """
 
+from myna_rp.kyc import FreshOCSPCache  # re-exported: the bank's default revocation cache
+
 from .app import BankDependencies, build_bank, create_app
 from .customers import (
     ATTRIBUTE_UPDATE_FORMAT,
@@ -18,7 +20,9 @@ from .customers import (
     engine_for,
 )
 from .errors import (
+    AccountClosedError,
     AccountExistsError,
+    AdminUnauthenticatedError,
     BankError,
     LoginNotRecognisedError,
     MalformedRequestError,
@@ -36,11 +40,12 @@ from .service import (
     LoginResult,
     OpeningResult,
     OpeningStart,
+    PlatformLoginBinding,
     SigningEvidence,
     WebhookOutcome,
 )
 from .settings import BankSettings
-from .trust import FreshOCSPCache, PlatformClock, build_verifier, verifier_from_platform
+from .trust import PlatformClock, build_verifier, verifier_from_platform
 
 __all__ = [
     "ATTRIBUTE_UPDATE_FORMAT",
@@ -48,7 +53,9 @@ __all__ = [
     "LOGIN_PURPOSE",
     "PROBLEM_TYPE_BASE",
     "AccountAttributes",
+    "AccountClosedError",
     "AccountExistsError",
+    "AdminUnauthenticatedError",
     "AttributeUpdate",
     "BankDependencies",
     "BankError",
@@ -67,6 +74,7 @@ __all__ = [
     "OpeningResult",
     "OpeningStart",
     "PlatformClock",
+    "PlatformLoginBinding",
     "PlatformNotConfiguredError",
     "SigningEvidence",
     "UnauthenticatedError",

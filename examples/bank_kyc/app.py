@@ -14,6 +14,7 @@ Routes (every error is RFC 9457 ``application/problem+json``, see :mod:`examples
 ``POST /login``                                user-authentication signature → bearer token
 ``GET  /customers/me``                         the logged-in customer's account data
 ``POST /customers/me/attributes/refresh``      fetch the latest attributes from the platform (consent)
+``POST /accounts/close``                       close the logged-in customer's account (retention starts)
 ``POST /webhooks/platform``                    the platform's signed webhooks (Standard Webhooks)
 ``GET  /admin/confirmation-records.jsonl``     export of the confirmation records (``X-Admin-Token``)
 ``GET  /admin/attribute-updates.jsonl``        export of the appended attribute updates (same token)
@@ -35,7 +36,7 @@ import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -69,7 +70,7 @@ from myna_rp.kyc import (
 from myna_rp.platform import APIKey, PlatformClient
 
 from .customers import Customer, CustomerStore, engine_for
-from .errors import MalformedRequestError, UnauthenticatedError
+from .errors import AdminUnauthenticatedError, MalformedRequestError
 from .problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_response
 from .service import BankService, LatestAttributesSource, LoginEvidence, SigningEvidence
 from .settings import BankSettings
@@ -110,16 +111,31 @@ class BankDependencies:
     http: httpx.Client | None = None
 
 
-def _challenge_store(settings: BankSettings, clock: Clock) -> ChallengeStore:
+def _challenge_store(
+    settings: BankSettings, clock: Clock, closers: list[Callable[[], None]]
+) -> ChallengeStore:
+    """The store ``settings.challenge_store`` names; what must be closed at shutdown goes to ``closers``."""
     ttl = timedelta(seconds=settings.challenge_ttl_seconds)
     url = settings.challenge_store
     if url == "memory":
         return MemoryChallengeStore(clock=clock, default_ttl=ttl)
     if url.startswith("sqlite:///"):
-        return SQLiteChallengeStore(url.removeprefix("sqlite:///"), clock=clock, default_ttl=ttl)
+        store = SQLiteChallengeStore(url.removeprefix("sqlite:///"), clock=clock, default_ttl=ttl)
+        closers.append(store.close)
+        return store
     import redis  # the optional extra "redis"
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 
-    return RedisChallengeStore(redis.Redis.from_url(url), clock=clock, default_ttl=ttl)
+    # Timeouts and two quick retries: an unreachable Redis must become a 503 soon, not hang the worker.
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=settings.http_timeout_seconds,
+        socket_timeout=settings.http_timeout_seconds,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+    )
+    closers.append(client.close)
+    return RedisChallengeStore(client, clock=clock, default_ttl=ttl, key_prefix=settings.challenge_key_prefix)
 
 
 def build_bank(
@@ -158,10 +174,7 @@ def build_bank(
             verifier = verifier_from_platform(http, clock=clock, subject_id_key=key)
         challenges = dependencies.challenges
         if challenges is None:
-            challenges = _challenge_store(settings, clock)
-            close_store = getattr(challenges, "close", None)
-            if callable(close_store):
-                closers.append(close_store)
+            challenges = _challenge_store(settings, clock, closers)
         platform = dependencies.platform
         if platform is None and settings.platform_api_key is not None:
             platform = PlatformClient(
@@ -180,6 +193,9 @@ def build_bank(
                     "platform mode needs a PlatformClient (set BANK_KYC_PLATFORM_API_KEY)"
                 )
             step = PlatformVerification(platform)
+        # Platform mode: the login certificate is verified by the platform too, so the platform user IDs
+        # of both certificates can be compared at opening (HOLDER_MISMATCH otherwise).
+        binding = platform if settings.mode == "platform" and isinstance(platform, PlatformClient) else None
         ttl = timedelta(seconds=settings.challenge_ttl_seconds)
         kyc = KycService(
             challenges=challenges,
@@ -204,6 +220,7 @@ def build_bank(
             operator_id=settings.operator_id,
             challenge_ttl=ttl,
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+            login_binding=binding,
         )
     except BaseException:
         for close in reversed(closers):
@@ -219,7 +236,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-_ChallengeId = Annotated[str, Field(min_length=1, max_length=64, description="base64url challenge handle")]
+_ChallengeId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        description="the challenge handle (base64url; the login handle of a platform-mode opening has three)",
+    ),
+]
 _Signature = Annotated[str, Field(min_length=1, max_length=4096, description="base64/base64url signature")]
 _Certificate = Annotated[
     str, Field(min_length=1, max_length=16384, description="PEM, or base64/base64url of the DER")
@@ -228,7 +252,10 @@ _Certificate = Annotated[
 
 class ChallengeOut(_Model):
     challenge_id: str = Field(description="the handle to send back")
-    challenge: str = Field(description="base64url of the exact 32 bytes to sign (equal to challenge_id)")
+    challenge: str = Field(
+        description="base64url of the exact 32 bytes to sign (equal to challenge_id, except for the login "
+        "challenge of a platform-mode opening: the platform's nonce)"
+    )
     expires_at: datetime
     sign_with: str
 
@@ -322,6 +349,14 @@ class CustomerOut(_Model):
     login_credentials: list[LoginCredentialOut]
 
 
+class ClosedOut(_Model):
+    customer_id: str
+    closed_on: date = Field(description="the day the relationship ended (Japan time)")
+    records_retained_until: date | None = Field(
+        description="the last day the confirmation records are kept (7 years after closed_on, 民法 第143条)"
+    )
+
+
 class WebhookOut(_Model):
     event_id: str
     type: str
@@ -344,13 +379,19 @@ def _binary(value: str, what: str) -> bytes:
         raise MalformedRequestError(f"{what} is neither base64 nor base64url") from exc
 
 
-def _challenge_out(challenge: Challenge, sign_with: str) -> ChallengeOut:
+def _challenge_out(
+    challenge: Challenge, sign_with: str, *, handle: str | None = None, to_sign: bytes | None = None
+) -> ChallengeOut:
     return ChallengeOut(
-        challenge_id=challenge.id,
-        challenge=challenge.id,
+        challenge_id=handle if handle is not None else challenge.id,
+        challenge=_b64url(to_sign if to_sign is not None else challenge.value),
         expires_at=challenge.expires_at,
         sign_with=sign_with,
     )
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _customer_out(bank: BankService, customer: Customer) -> CustomerOut:
@@ -423,7 +464,7 @@ def create_app(
             or x_admin_token is None
             or not hmac.compare_digest(x_admin_token.encode(), expected.encode())
         ):
-            raise UnauthenticatedError("send X-Admin-Token (BANK_KYC_ADMIN_TOKEN)")
+            raise AdminUnauthenticatedError("send X-Admin-Token (BANK_KYC_ADMIN_TOKEN)")
 
     # Default-value dependencies: with postponed annotations FastAPI resolves names in module globals,
     # where these closures are not visible.
@@ -448,7 +489,10 @@ def create_app(
                 opening.signing, "signing certificate (署名用電子証明書): signing password"
             ),
             login=_challenge_out(
-                opening.login, "user authentication certificate (利用者証明用電子証明書): 4-digit PIN"
+                opening.login,
+                "user authentication certificate (利用者証明用電子証明書): 4-digit PIN",
+                handle=opening.login_handle,
+                to_sign=opening.login_to_sign,
             ),
             complete_url=f"/accounts/openings/{opening.opening_id}/complete",
             notice=(
@@ -538,6 +582,22 @@ def create_app(
     )
     def refresh(customer: Customer = logged_in) -> CustomerOut:
         return _customer_out(bank, bank.refresh_attributes(customer.customer_id))
+
+    @app.post(
+        "/accounts/close",
+        summary="Close the logged-in customer's account: the confirmation records' retention starts",
+        responses=_problems(400, 401, 409, 503),
+    )
+    def close_account(customer: Customer = logged_in) -> ClosedOut:
+        ended = bank.close_account(customer.customer_id)
+        records = bank.kyc.records
+        retention = [records.retention(r) for r in records.records(customer_reference=customer.customer_id)]
+        deadlines = sorted({r.retain_until for r in retention if r.retain_until is not None})
+        return ClosedOut(
+            customer_id=customer.customer_id,
+            closed_on=ended.ended_on,
+            records_retained_until=deadlines[-1] if deadlines else None,
+        )
 
     @app.post(
         "/webhooks/platform",

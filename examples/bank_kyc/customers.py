@@ -11,11 +11,15 @@ Tables (all prefixed ``bank_``):
 * ``bank_login_credentials`` — user-authentication certificates bound to a customer, by their opaque
   subject id (``JPKIVerifier.subject_id``: a keyed hash of issuer + subject DN, no personal data) — UNIQUE,
   so one certificate logs in to one customer only.
-* ``bank_attribute_updates`` — **append-only** (database triggers refuse UPDATE and DELETE): every change of
+* ``bank_attribute_updates`` — **append-only** (database triggers refuse UPDATE, DELETE and, on SQLite,
+  an INSERT OR REPLACE over an existing key): every change of
   a customer's attributes after opening (the latest attributes fetched from the platform with the holder's
   consent), as a JSON document in the spirit of the confirmation record (:class:`AttributeUpdate`).
 * ``bank_webhook_events`` — **append-only**: each platform webhook event processed, by its id (UNIQUE: a
   redelivered event is recognised and not processed twice) with its outcome.
+* ``bank_account_closures`` — **append-only**: the day an account was closed (UNIQUE per customer); the
+  relationship end that starts the records' retention is appended to the confirmation-record repository
+  at the same time.
 * ``bank_sessions`` — login bearer tokens, SHA-256 only.
 * ``bank_secrets`` — the generated login subject-id key when none is configured.
 
@@ -31,7 +35,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from uuid import UUID
@@ -39,6 +43,7 @@ from uuid import UUID
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Engine,
@@ -50,6 +55,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     insert,
     select,
@@ -63,8 +69,9 @@ from sqlalchemy.types import TypeDecorator
 
 from myna_rp.clock import require_aware
 from myna_rp.errors import RecordStoreError
+from myna_rp.kyc.repository import sqlite_append_only_triggers
 
-from .errors import AccountExistsError
+from .errors import AccountClosedError, AccountExistsError
 
 #: Version of the JSON document of an attribute update (:meth:`AttributeUpdate.to_json`).
 ATTRIBUTE_UPDATE_FORMAT = "examples.bank_kyc.attribute_update/1"
@@ -342,6 +349,14 @@ _events = Table(
     Column("customer_id", String(40), nullable=True, index=True),
     Column("outcome", String(64), nullable=False),
 )
+_closures = Table(
+    "bank_account_closures",
+    _metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(40), nullable=False, unique=True),
+    Column("closed_on", Date, nullable=False),
+    Column("recorded_at", _UTCDateTime, nullable=False),
+)
 _sessions = Table(
     "bank_sessions",
     _metadata,
@@ -358,7 +373,12 @@ _secrets = Table(
     Column("value", LargeBinary, nullable=False),
 )
 
-_APPEND_ONLY = ("bank_attribute_updates", "bank_webhook_events")
+#: The append-only tables and their UNIQUE / PRIMARY KEY columns (what INSERT OR REPLACE could hit).
+_APPEND_ONLY: dict[str, tuple[str, ...]] = {
+    "bank_attribute_updates": ("seq", "update_id"),
+    "bank_webhook_events": ("seq", "event_id"),
+    "bank_account_closures": ("seq", "customer_id"),
+}
 _DDL_LOCK_KEY = 0x62616E6B  # "bank": serialises schema creation across processes on PostgreSQL
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION bank_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -436,15 +456,12 @@ class CustomerStore:
             if dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY})
             _metadata.create_all(connection)
-            for table in _APPEND_ONLY:
+            for table, unique_columns in _APPEND_ONLY.items():
                 if dialect == "sqlite":
-                    for verb in ("UPDATE", "DELETE"):
-                        connection.execute(
-                            text(
-                                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON "
-                                f"{table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                            )
-                        )
+                    # UPDATE, DELETE, and an INSERT OR REPLACE over an existing key (which deletes the old
+                    # row without firing the delete trigger) are refused.
+                    for statement in sqlite_append_only_triggers(table, unique_columns):
+                        connection.execute(text(statement))
                 elif dialect == "postgresql":
                     connection.execute(text(_PG_FUNCTION))
                     name = f"{table}_no_change"
@@ -753,6 +770,42 @@ class CustomerStore:
             stream.write(json.dumps(change.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
             count += 1
         return count
+
+    # -- closing --------------------------------------------------------------------------------------
+
+    def closed_on(self, customer_id: str) -> date | None:
+        """The day the customer's account was closed (Japan time), else ``None``."""
+        with self._transaction("the customer store could not be read") as connection:
+            value = connection.execute(
+                select(_closures.c.closed_on).where(_closures.c.customer_id == customer_id)
+            ).scalar_one_or_none()
+        return value if isinstance(value, date) else None
+
+    def close(self, customer_id: str, *, closed_on: date, recorded_at: datetime) -> None:
+        """Append the closure of the account and end its login sessions, in one transaction.
+
+        Raises:
+            AccountClosedError: already closed (nothing changed).
+            RecordStoreError: the customer does not exist, or the database fails (nothing written).
+        """
+        try:
+            with self._engine.begin() as connection:
+                known = connection.execute(
+                    select(_customers.c.id).where(_customers.c.customer_id == customer_id)
+                ).first()
+                if known is None:
+                    raise _RollbackError()
+                connection.execute(
+                    insert(_closures),
+                    {"customer_id": customer_id, "closed_on": closed_on, "recorded_at": recorded_at},
+                )
+                connection.execute(delete(_sessions).where(_sessions.c.customer_id == customer_id))
+        except _RollbackError as exc:
+            raise RecordStoreError("the account could not be closed (the customer does not exist)") from exc
+        except IntegrityError as exc:
+            raise AccountClosedError("this account is already closed") from exc
+        except SQLAlchemyError as exc:
+            raise RecordStoreError(f"the account could not be closed ({type(exc).__name__})") from exc
 
     # -- sessions -------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ class BankError(Exception):
         title: a short, fixed summary.
         detail: a human sentence (no personal data).
         reason: the SDK :class:`Reason` it corresponds to, when there is one.
+        www_authenticate: the ``WWW-Authenticate`` challenge of a 401 when not the code's default.
         extra: extension members of the problem document.
     """
 
@@ -30,6 +31,7 @@ class BankError(Exception):
     status = 400
     title = "Request refused"
     reason: Reason | None = None
+    www_authenticate: str | None = None
 
     def __init__(self, detail: str, **extra: Any) -> None:
         clash = RESERVED_MEMBERS.intersection(extra)
@@ -73,6 +75,12 @@ class UnauthenticatedError(BankError):
     title = "Authentication required"
 
 
+class AdminUnauthenticatedError(UnauthenticatedError):
+    """An admin route without the right ``X-Admin-Token`` (same code, its own challenge)."""
+
+    www_authenticate = 'Admin-Token realm="bank-kyc", header="X-Admin-Token"'
+
+
 class PlatformNotConfiguredError(BankError):
     """The route needs the platform operator API (API key) and the bank has none configured."""
 
@@ -82,10 +90,20 @@ class PlatformNotConfiguredError(BankError):
     reason = Reason.CONFIGURATION_ERROR
 
 
-class NoPlatformUserIdError(BankError):
-    """The customer's platform user ID (利用者ID) is not known yet: nothing to ask the platform about.
+class AccountClosedError(BankError):
+    """The account is closed: its certificates no longer log in, and it cannot be closed twice."""
 
-    It becomes known from platform-mode account opening or from the platform's first webhook about them.
+    code = "ACCOUNT_CLOSED"
+    status = 409
+    title = "Account closed"
+
+
+class NoPlatformUserIdError(BankError):
+    """The customer's platform user ID (利用者ID) is not known: nothing to ask the platform about.
+
+    Platform mode learns it at account opening. Direct mode learns it only from the platform's first
+    webhook about the customer, which the platform sends only for changes made after the customer
+    consented to this bank; the detail says what to do.
     """
 
     code = "PLATFORM_USER_UNKNOWN"

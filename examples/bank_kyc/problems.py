@@ -15,15 +15,22 @@ VALIDATION_ERROR                   422     the JSON body does not match the sche
 CHALLENGE_MISMATCH                 403     the challenge belongs to another opening/login (it is burned)
 CHALLENGE_REPLAYED                 409     the challenge (hence the signature) was used before
 CHALLENGE_EXPIRED                  410     the challenge's TTL is over: start again
-CHALLENGE_UNKNOWN                  422     never issued here (or the store could not answer: fail closed)
+CHALLENGE_UNKNOWN                  422     never issued here (or already forgotten)
+CHALLENGE_STORE_UNAVAILABLE        503     the challenge store (SQLite, Redis) could not answer: retry
+                                           later (``reason`` CHALLENGE_UNKNOWN: nothing was accepted)
+HOLDER_MISMATCH                    403     platform mode: the signing and the login certificate belong to
+                                           different holders (platform user IDs differ)
 CERTIFICATE_REVOKED                403     revoked (e.g. affiliationChanged after a move, a stopped phone)
 CERTIFICATE_ON_HOLD                403     on hold (a phone reported lost)
 SIGNATURE_INVALID, UNTRUSTED_…     422     the evidence does not verify (any path/signature/profile reason:
                                            CERTIFICATE_EXPIRED, WRONG_KEY_USAGE, WRONG_CERTIFICATE_KIND…)
 REVOCATION_UNAVAILABLE             503     no revocation answer under REQUIRE (hard fail): retry later
 ACCOUNT_EXISTS                     409     a certificate presented at opening already belongs to a customer
+ACCOUNT_CLOSED                     409     login to, or closing of, a closed account
 LOGIN_NOT_RECOGNISED               401     a valid login certificate bound to no customer
+                                           (``WWW-Authenticate: JPKI realm="bank-kyc"``)
 UNAUTHENTICATED                    401     no/unknown/expired bearer token on a customer route
+                                           (``WWW-Authenticate: Bearer realm="bank-kyc"``)
 CONSENT_REQUIRED                   403     the holder has not consented to share the latest attributes
 PLATFORM_USER_UNKNOWN              409     the customer's platform user ID is not known yet
 PLATFORM_NOT_CONFIGURED            503     the route needs the platform API / webhook secret
@@ -31,12 +38,18 @@ PLATFORM_UNAVAILABLE               503     the platform did not answer (after re
 PLATFORM_RESPONSE_INVALID, …       502     the platform answered something unusable / refused our call
 CLIENT_AUTHENTICATION_FAILED       503     the platform refused the bank's credentials (configuration)
 WEBHOOK_SIGNATURE_INVALID          401     a webhook without a valid signature (forged, wrong secret)
+                                           (``WWW-Authenticate: Standard-Webhooks realm="bank-kyc"``)
 WEBHOOK_REPLAYED                   409     a webhook timestamp outside the replay window
 RECORD_STORE_ERROR                 503     the database failed; nothing was written
 CONFIGURATION_ERROR                503     the bank's configuration is unusable
-NOT_FOUND / METHOD_NOT_ALLOWED     404/405
+NOT_FOUND / METHOD_NOT_ALLOWED     404/405 405 with ``Allow`` (RFC 9110 §15.5.6)
 INTERNAL_ERROR                     500     a bug; never caused by input, the detail says nothing
 =================================  ======  ===============================================================
+
+Every 503 carries ``Retry-After``; every 401 a ``WWW-Authenticate`` challenge (RFC 9110 §11.6.1,
+§15.5.2) naming how to authenticate: ``Bearer`` (RFC 6750) on customer routes, the custom schemes
+``JPKI`` (a login signed with the user authentication certificate, ``POST /login/challenges``) and
+``Standard-Webhooks`` (the platform's webhook signature), and ``Admin-Token`` (``X-Admin-Token``).
 """
 
 from __future__ import annotations
@@ -48,7 +61,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from myna_rp.challenge import ChallengeStoreUnavailableError
 from myna_rp.errors import MynaRPError, Reason
 
 from .errors import BankError
@@ -77,9 +92,16 @@ _REASON_STATUS: dict[Reason, tuple[int, str]] = {
     Reason.CLIENT_AUTHENTICATION_FAILED: (503, "Platform credentials refused"),
     Reason.WEBHOOK_SIGNATURE_INVALID: (401, "Webhook signature invalid"),
     Reason.WEBHOOK_REPLAYED: (409, "Webhook replayed"),
+    Reason.HOLDER_MISMATCH: (403, "Certificates of different holders"),
 }
 _DEFAULT_STATUS = (422, "Evidence does not verify")
 _RETRY_AFTER = {503: "30"}
+#: The WWW-Authenticate challenge of each 401 code (RFC 9110 §11.6.1); others get the Bearer one.
+_CHALLENGES = {
+    "UNAUTHENTICATED": 'Bearer realm="bank-kyc"',
+    "LOGIN_NOT_RECOGNISED": 'JPKI realm="bank-kyc"',
+    "WEBHOOK_SIGNATURE_INVALID": 'Standard-Webhooks realm="bank-kyc"',
+}
 
 
 def problem_type(code: str) -> str:
@@ -93,7 +115,14 @@ def reason_status(reason: Reason) -> int:
 
 
 def problem_response(
-    request: Request, *, status: int, code: str, title: str, detail: str, **extra: Any
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": problem_type(code),
@@ -104,16 +133,26 @@ def problem_response(
         "code": code,
         **extra,
     }
-    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    answer_headers: dict[str, str] = {"Cache-Control": "no-store", **(headers or {})}
     if status in _RETRY_AFTER:
-        headers["Retry-After"] = _RETRY_AFTER[status]
-    if status == 401 and code in ("UNAUTHENTICATED",):
-        headers["WWW-Authenticate"] = 'Bearer realm="bank-kyc"'
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+        answer_headers["Retry-After"] = _RETRY_AFTER[status]
+    if status == 401:
+        answer_headers.setdefault("WWW-Authenticate", _CHALLENGES.get(code, _CHALLENGES["UNAUTHENTICATED"]))
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=answer_headers)
 
 
 def sdk_problem(request: Request, error: MynaRPError) -> JSONResponse:
-    """The problem document of an SDK error (its reason is the code)."""
+    """The problem document of an SDK error (its reason is the code; a challenge-store outage is a 503
+    ``CHALLENGE_STORE_UNAVAILABLE``, not the client's fault)."""
+    if isinstance(error, ChallengeStoreUnavailableError):
+        return problem_response(
+            request,
+            status=503,
+            code="CHALLENGE_STORE_UNAVAILABLE",
+            title="Challenge store unavailable",
+            detail="the challenge store could not answer: nothing was accepted; try again later",
+            reason=error.reason.value,
+        )
     status, title = _REASON_STATUS.get(error.reason, _DEFAULT_STATUS)
     return problem_response(
         request,
@@ -129,9 +168,26 @@ def bank_problem(request: Request, error: BankError) -> JSONResponse:
     extra = dict(error.extra)
     if error.reason is not None:
         extra["reason"] = error.reason.value
+    headers = {"WWW-Authenticate": error.www_authenticate} if error.www_authenticate else None
     return problem_response(
-        request, status=error.status, code=error.code, title=error.title, detail=error.detail, **extra
+        request,
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        headers=headers,
+        **extra,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` value of a 405 (RFC 9110 §10.2.1): every method of every route matching the path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})  # no method matches: path only
+        if match is Match.PARTIAL:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -164,8 +220,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
-            request, status=exc.status_code, code=code, title=str(exc.detail), detail=str(exc.detail)
+            request,
+            status=exc.status_code,
+            code=code,
+            title=str(exc.detail),
+            detail=str(exc.detail),
+            headers=headers,
         )
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:

@@ -28,11 +28,28 @@ Account opening (犯罪収益移転防止法施行規則 第6条第1項第1号�
 
 **How the login certificate is linked to the customer.** By the holder signing both challenges at opening,
 in one request: the bank binds the subject id of the user-authentication certificate that signed the
-``login`` challenge to the customer created from the signing certificate that signed ``signing``. Nothing
-in the two certificates links them (different CAs, opaque CNs), so the link rests on the holder presenting
-both in one session, as J-LIS's own smartphone flows do. The platform's user ID (利用者ID), when known
-(platform mode; or from the first webhook), is stored too: it is what the platform's webhooks and its
-latest-attributes service speak.
+``login`` challenge to the customer created from the signing certificate that signed ``signing``.
+
+*Platform mode* proves the two certificates are one person's: the ``login`` challenge the holder signs is
+the platform's login nonce (bound to the opening by the bank's own single-use challenge), the platform
+verifies that signature too and names the holder's platform user ID (利用者ID), and
+:meth:`KycService.complete <myna_rp.kyc.KycService.complete>` refuses the signing certificate unless the
+platform names the same user ID for it (``HOLDER_MISMATCH``, 403, before any record is written).
+
+*Direct mode cannot.* Nothing in the two certificates links them: they come from different CAs, their CNs
+are opaque, the user authentication certificate carries no personal data, and their serials are unrelated
+(domain-jpki.md) — so a bank that verifies itself cannot tell a holder's own two signatures from person
+A's signing signature plus person B's login signature. The risk is a **relay**: B's phishing page shows A
+the bank's ``signing`` challenge, A signs it believing she logs in somewhere else, B signs ``login`` with
+his own card, and B now logs in to an account opened in A's name. A direct-mode bank should therefore (a)
+run both signatures inside its own app on one device in one session (never accept a challenge signed
+through a third-party page), (b) not activate the account — nor let the login move money — until a
+confirmation sent to the address in the signing certificate has been answered (e.g. the cash card by
+転送不要郵便, as banks do), and (c) prefer platform mode when it can. This example does (c) in platform
+mode only and documents (a) and (b).
+
+The platform's user ID, when known (platform mode; or from the first webhook), is stored: it is what the
+platform's webhooks and its latest-attributes service speak.
 
 Login
 -----
@@ -57,27 +74,49 @@ then fetches the **latest attributes with the holder's consent** (最新の利�
 tries again later. ``smartphone.suspended`` marks the phone's login
 credential suspended (the login itself already fails: the certificate is on hold).
 
+**Webhooks and refresh need the platform user ID.** A platform-mode bank knows it from the opening. A
+direct-mode bank learns it only from the first webhook about the customer, and the platform sends webhooks
+only to relying parties the holder is linked to (consent) and only for changes made after that: a customer
+who moved *before* consenting is never flagged, and ``refresh_attributes`` answers ``PLATFORM_USER_UNKNOWN``
+(409) with what to do (consent, then the next change reaches the bank; meanwhile re-verify with the current
+signing certificate; or run the bank in platform mode).
+
+Closing an account
+------------------
+
+:meth:`close_account` appends the relationship end (:meth:`KycService.end_relationship
+<myna_rp.kyc.KycService.end_relationship>`, today in Japan time) — from which the confirmation records are
+kept 7 years (犯罪収益移転防止法 第6条第2項) — and the closure; the customer's sessions end and their
+certificates no longer log in (``ACCOUNT_CLOSED``). In this example a closed account's certificates cannot
+open a new account (they stay bound to the closed customer).
+
 Privacy: logs carry customer ids, record ids, event ids, outcomes and reasons — never a name, address,
 date of birth, certificate or signature.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from uuid import uuid4
 
-from myna_rp.challenge import Challenge, ChallengeStore
+from cryptography import x509
+
+from myna_rp.challenge import Challenge, ChallengeInputError, ChallengeStore
 from myna_rp.clock import Clock, require_aware
 from myna_rp.errors import MynaRPError, Reason, WebhookError
+from myna_rp.identity import AuthenticationVerification
 from myna_rp.jpki import BasicFourAttributes, JPKIVerifier
-from myna_rp.kyc import ConfirmationRecord, KycService
-from myna_rp.platform import WebhookEvent, WebhookEventType, WebhookVerifier
+from myna_rp.kyc import ConfirmationRecord, KycService, RelationshipEnd
+from myna_rp.kyc.record import JST
+from myna_rp.platform import PlatformChallenge, WebhookEvent, WebhookEventType, WebhookVerifier
 from myna_rp.revocation import RevocationReason
 
 from .customers import (
@@ -89,6 +128,7 @@ from .customers import (
     NewCustomer,
 )
 from .errors import (
+    AccountClosedError,
     AccountExistsError,
     LoginNotRecognisedError,
     NoPlatformUserIdError,
@@ -111,13 +151,35 @@ class LatestAttributesSource(Protocol):
     def latest_attributes(self, user_id: str) -> BasicFourAttributes: ...
 
 
+class PlatformLoginBinding(Protocol):
+    """What platform mode needs to prove both certificates of an opening are one holder's: the platform's
+    login nonce and its verification of a user-authentication signature, which answers the holder's
+    platform user ID (利用者ID) — :class:`myna_rp.platform.PlatformClient` has both."""
+
+    def authentication_challenge(self) -> PlatformChallenge: ...
+
+    def verify_authentication(
+        self, *, challenge: PlatformChallenge, signature: bytes, certificate: bytes | x509.Certificate
+    ) -> AuthenticationVerification: ...
+
+
 @dataclass(frozen=True, slots=True)
 class OpeningStart:
-    """The two challenges of an account opening, bound to ``opening_id``."""
+    """The two challenges of an account opening, bound to ``opening_id``.
+
+    Attributes:
+        signing: the eKYC challenge (purpose ``kyc.sign``).
+        login: the bank's binding challenge (purpose ``account.bind_login``…), single use.
+        login_handle: what the client sends back as ``login.challenge_id``.
+        login_to_sign: the exact bytes the user-authentication key signs: ``login.value`` in direct mode,
+            the platform's login nonce in platform mode.
+    """
 
     opening_id: str
     signing: Challenge
     login: Challenge
+    login_handle: str
+    login_to_sign: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +270,10 @@ class BankService:
         organisation, operator_id: who records attribute updates.
         challenge_ttl: lifetime of login and binding challenges (the store's default when ``None``).
         session_ttl: lifetime of a login's bearer token.
+        login_binding: platform mode: the platform client that issues the opening's login nonce and
+            verifies the login signature, so the platform user IDs of both certificates can be compared
+            (``HOLDER_MISMATCH`` otherwise). ``None`` (direct mode): no such link exists — see the module
+            docstring.
     """
 
     def __init__(
@@ -225,8 +291,10 @@ class BankService:
         operator_id: str = "bank-kyc-service",
         challenge_ttl: timedelta | None = None,
         session_ttl: timedelta = timedelta(minutes=30),
+        login_binding: PlatformLoginBinding | None = None,
     ) -> None:
         self._kyc = kyc
+        self._login_binding = login_binding
         self._challenges = challenges
         self._verifier = verifier
         self._customers = customers
@@ -261,13 +329,25 @@ class BankService:
         """Issue the opening's two challenges (see the module docstring).
 
         Raises:
-            ChallengeError: the challenge store could not issue them (CHALLENGE_UNKNOWN, fail closed).
+            ChallengeStoreUnavailableError: the challenge store could not issue them (fail closed).
+            PlatformError: platform mode, the platform's login nonce could not be had.
         """
         opening_id = "opn_" + secrets.token_urlsafe(16)
         signing = self._kyc.start(opening_id)
-        login = self._challenges.issue(session_id=opening_id, purpose=BIND_PURPOSE, ttl=self._ttl)
-        _LOG.info("account opening %s started", opening_id)
-        return OpeningStart(opening_id, signing, login)
+        if self._login_binding is None:
+            login = self._challenges.issue(session_id=opening_id, purpose=BIND_PURPOSE, ttl=self._ttl)
+            _LOG.info("account opening %s started", opening_id)
+            return OpeningStart(opening_id, signing, login, login.id, login.value)
+        # Platform mode: the holder signs the platform's nonce (so the platform can name the holder); the
+        # bank's own single-use challenge binds that nonce to this opening (its purpose carries a digest
+        # of the platform challenge id and nonce, so neither can be swapped).
+        platform = self._login_binding.authentication_challenge()
+        login = self._challenges.issue(
+            session_id=opening_id, purpose=_platform_bind_purpose(platform), ttl=self._ttl
+        )
+        handle = ".".join((login.id, _b64url(platform.challenge_id.encode("utf-8")), _b64url(platform.nonce)))
+        _LOG.info("account opening %s started (login bound through the platform)", opening_id)
+        return OpeningStart(opening_id, signing, login, handle, platform.nonce)
 
     def complete_opening(
         self, opening_id: str, *, signing: SigningEvidence, login: LoginEvidence
@@ -285,13 +365,18 @@ class BankService:
             AccountExistsError: one of the certificates already belongs to a customer.
             RecordStoreError: the record or the customer could not be stored.
         """
-        login_value = Challenge.value_from_id(login.challenge_id)
         signing_value = Challenge.value_from_id(signing.challenge_id)
-        self._challenges.consume(login_value, session_id=opening_id, purpose=BIND_PURPOSE)
+        signed, platform_challenge = self._consume_login_binding(opening_id, login.challenge_id)
+        holder: str | None = None
         try:
             authentication = self._verifier.verify_authentication(
-                challenge=login_value, signature=login.signature, certificate=login.certificate
+                challenge=signed, signature=login.signature, certificate=login.certificate
             )
+            if platform_challenge is not None:
+                assert self._login_binding is not None
+                holder = self._login_binding.verify_authentication(
+                    challenge=platform_challenge, signature=login.signature, certificate=login.certificate
+                ).user_id
         except MynaRPError as exc:
             _LOG.info("account opening %s refused: login certificate %s", opening_id, exc.reason.value)
             raise
@@ -309,6 +394,7 @@ class BankService:
                 signature=signing.signature,
                 certificate=signing.certificate,
                 cms=signing.cms,
+                holder_user_id=holder,
             )
         except MynaRPError as exc:
             _LOG.info("account opening %s refused: signing certificate %s", opening_id, exc.reason.value)
@@ -363,6 +449,58 @@ class BankService:
         )
         return OpeningResult(customer, record, credential)
 
+    def _consume_login_binding(self, opening_id: str, handle: str) -> tuple[bytes, PlatformChallenge | None]:
+        """Consume the opening's login challenge; return what was signed and, in platform mode, the
+        platform challenge to have the signature verified against.
+
+        Raises:
+            ChallengeError: as :meth:`ChallengeStore.consume`; MALFORMED_INPUT for a malformed handle (or
+                a platform-mode handle sent to a direct-mode bank, and the reverse).
+        """
+        if self._login_binding is None:
+            value = Challenge.value_from_id(handle)
+            self._challenges.consume(value, session_id=opening_id, purpose=BIND_PURPOSE)
+            return value, None
+        parts = handle.split(".")
+        if len(parts) != 3:
+            raise ChallengeInputError("login.challenge_id is not this bank's platform-mode login handle")
+        value = Challenge.value_from_id(parts[0])
+        try:
+            platform_id = _b64url_decode(parts[1]).decode("utf-8")
+            nonce = _b64url_decode(parts[2])
+        except (binascii.Error, ValueError) as exc:
+            raise ChallengeInputError(
+                "login.challenge_id is not this bank's platform-mode login handle"
+            ) from exc
+        # A swapped platform id or nonce gives another purpose: CHALLENGE_MISMATCH (and the challenge burns).
+        purpose = _platform_bind_purpose(PlatformChallenge(platform_id, nonce, self._now()))
+        taken = self._challenges.consume(value, session_id=opening_id, purpose=purpose)
+        return nonce, PlatformChallenge(platform_id, nonce, taken.expires_at)
+
+    # -- closing --------------------------------------------------------------------------------------
+
+    def close_account(self, customer_id: str) -> RelationshipEnd:
+        """Close the customer's account today (Japan time): the relationship ends, which starts the
+        confirmation records' retention period (7 years, 犯罪収益移転防止法 第6条第2項); the customer's
+        login sessions end and their certificates no longer log in.
+
+        Two appends in this order: the relationship end (:meth:`KycService.end_relationship`), then the
+        closure. A failure between them leaves the end event (a later close appends a correction; the
+        last end event decides the deadline) and the account open.
+
+        Raises:
+            AccountClosedError: already closed.
+            MalformedInputError: no confirmation record for this customer.
+            RecordStoreError: the database failed.
+        """
+        if self._customers.closed_on(customer_id) is not None:
+            raise AccountClosedError("this account is already closed")
+        today: date = self._now().astimezone(JST).date()
+        ended = self._kyc.end_relationship(customer_id, today)
+        self._customers.close(customer_id, closed_on=today, recorded_at=self._now())
+        _LOG.info("customer %s: account closed (relationship end %s)", customer_id, ended.event_id)
+        return ended
+
     # -- login ----------------------------------------------------------------------------------------
 
     def start_login(self) -> Challenge:
@@ -392,6 +530,9 @@ class BankService:
         if customer is None:
             _LOG.info("login refused: certificate not bound to a customer")
             raise LoginNotRecognisedError("this certificate is not linked to an account of this bank")
+        if self._customers.closed_on(customer.customer_id) is not None:
+            _LOG.info("login refused: customer %s closed the account", customer.customer_id)
+            raise AccountClosedError("this account is closed")
         token = secrets.token_urlsafe(32)
         now = self._now()
         expires_at = now + self._session_ttl
@@ -526,8 +667,13 @@ class BankService:
             raise UnauthenticatedError("no such customer")
         if customer.platform_user_id is None:
             raise NoPlatformUserIdError(
-                "the platform has not told this bank the customer's user ID yet (platform-mode opening or "
-                "a platform webhook does)"
+                "the bank does not know this customer's platform user ID (利用者ID), so it cannot ask the "
+                "platform for the latest attributes. A platform-mode bank learns it at account opening. A "
+                "direct-mode bank learns it only from a platform webhook, and the platform sends those "
+                "only for changes made after the customer consented: consent in the platform's app, then "
+                "the next change reaches the bank. Until then, re-verify with the current signing "
+                "certificate (a new account opening), or run the bank in platform mode "
+                "(BANK_KYC_MODE=platform)."
             )
         latest = self._platform.latest_attributes(customer.platform_user_id)
         attributes = _account_attributes(latest)
@@ -568,3 +714,19 @@ def _account_attributes(attributes: BasicFourAttributes) -> AccountAttributes:
 
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    if not text or "=" in text or any(c in text for c in "+/ \t\r\n"):
+        raise ValueError("not unpadded base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _platform_bind_purpose(challenge: PlatformChallenge) -> str:
+    """The binding challenge's purpose in platform mode: ties it to the platform challenge id and nonce."""
+    digest = hashlib.sha256(challenge.challenge_id.encode("utf-8") + b"\x00" + challenge.nonce).hexdigest()
+    return f"{BIND_PURPOSE}.platform:{digest}"

@@ -9,6 +9,7 @@ Examples::
     BANK_KYC_CLOCK=platform                           # follow the mock's test clock (GET /admin/clock)
     BANK_KYC_DATABASE_URL=sqlite:///var/bank-kyc.sqlite3   # customers + confirmation records
     BANK_KYC_CHALLENGE_STORE=memory                   # or sqlite:///PATH, redis://127.0.0.1:6379/0
+    BANK_KYC_CHALLENGE_KEY_PREFIX=bank_kyc:challenge: # Redis key namespace (distinct from the shop's)
     BANK_KYC_MODE=direct                              # or platform (the platform verifies eKYC signatures)
     BANK_KYC_PLATFORM_API_KEY=...                     # the bank's API key at the platform (X-API-Key)
     BANK_KYC_PLATFORM_CLIENT_ID=...                   # the bank's client_id there (public)
@@ -39,6 +40,8 @@ class BankSettings(BaseSettings):
             (SQLite by default; ``postgresql+psycopg://…`` works).
         challenge_store: ``memory`` (one worker), ``sqlite:///PATH`` (workers on one host) or
             ``redis://HOST:PORT/DB`` (a fleet).
+        challenge_key_prefix: the namespace of the Redis keys (``RedisChallengeStore(key_prefix=…)``);
+            distinct from the shop's default, so both examples can share one Redis server.
         challenge_ttl_seconds: lifetime of every challenge (account opening, login).
         session_ttl_seconds: lifetime of a login's bearer token.
         clock: ``system`` or ``platform`` (read the mock's clock over HTTP on every call: only for
@@ -56,7 +59,7 @@ class BankSettings(BaseSettings):
         keep_certificate: keep the signing certificate's DER in the confirmation record (off: the record
             keeps serial, issuer and fingerprint).
         admin_token: when set, ``GET /admin/confirmation-records.jsonl`` is served to holders of this token.
-        http_timeout_seconds: timeout of every call to the platform.
+        http_timeout_seconds: timeout of every call to the platform (and of Redis connections and replies).
     """
 
     model_config = SettingsConfigDict(env_prefix="BANK_KYC_", frozen=True, extra="forbid")
@@ -67,6 +70,7 @@ class BankSettings(BaseSettings):
     platform_url: str = "http://127.0.0.1:8700"
     database_url: str = "sqlite:///var/bank-kyc.sqlite3"
     challenge_store: str = "memory"
+    challenge_key_prefix: str = Field(default="bank_kyc:challenge:", min_length=1, max_length=100)
     challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     session_ttl_seconds: int = Field(default=1800, ge=60, le=86_400)
     clock: Literal["system", "platform"] = "system"

@@ -11,6 +11,8 @@ refuses anything weaker), and a login with a suspended phone must fail too.
 responder reached over the certified verifier's private channel, the CRL URLs per issuing CA);
 :func:`verifier_from_platform` reads them from a platform that publishes them the way the mock does
 (``GET /ca`` with each CA's ``crl_url``, OCSP at ``/ocsp``) — what the tests and the walk-through use.
+
+``FreshOCSPCache`` lives in the SDK (:class:`myna_rp.kyc.FreshOCSPCache`) and is re-exported here.
 """
 
 from __future__ import annotations
@@ -24,17 +26,8 @@ from cryptography import x509
 from myna_rp.clock import Clock, require_aware
 from myna_rp.errors import ConfigurationError
 from myna_rp.jpki import JPKIVerifier, TrustStore
-from myna_rp.kyc import require_ekyc_policy
-from myna_rp.revocation import (
-    CRLSource,
-    MemoryRevocationCache,
-    OCSPClient,
-    RevocationCache,
-    RevocationChecker,
-    RevocationPolicy,
-    RevocationStatus,
-)
-from myna_rp.revocation.crl import CRLIndex
+from myna_rp.kyc import FreshOCSPCache, require_ekyc_policy
+from myna_rp.revocation import CRLSource, OCSPClient, RevocationCache, RevocationChecker, RevocationPolicy
 
 
 def build_verifier(
@@ -58,8 +51,11 @@ def build_verifier(
         crl_urls: CRL URLs per issuing CA subject, newest generation first.
         policy: must fail hard (:func:`myna_rp.kyc.require_ekyc_policy`); ``REQUIRE`` by default.
         subject_id_key: the key of the login certificates' opaque subject ids (≥ 32 bytes).
-        cache: a revocation cache; default :class:`FreshOCSPCache` (OCSP asked afresh on every
-            verification, CRLs kept until their nextUpdate).
+        cache: a revocation cache; default :class:`myna_rp.kyc.FreshOCSPCache` (OCSP asked afresh on
+            every verification, CRLs kept until their nextUpdate). A cache that reuses OCSP answers makes
+            ``KycService`` refuse a second eKYC of one certificate within an answer's lifetime
+            (``REVOCATION_UNAVAILABLE``: the evidence would be older than the challenge), and lets a login
+            with a certificate revoked minutes ago through.
 
     Raises:
         ConfigurationError: a policy that does not fail hard, or a short subject-id key.
@@ -121,31 +117,6 @@ def verifier_from_platform(
         subject_id_key=subject_id_key,
         cache=cache,
     )
-
-
-class FreshOCSPCache:
-    """A :class:`~myna_rp.revocation.RevocationCache` that keeps CRLs but never an OCSP answer.
-
-    Why: an OCSP answer may be reused until its nextUpdate (RFC 6960 §4.2.2.1; 15 minutes on the mock),
-    so a phone reported lost a minute ago would still log in, and a certificate revoked after a move
-    could still open an account. The bank asks OCSP afresh on every eKYC and every login (one round trip:
-    cheap next to a customer's signature) and keeps only the daily CRLs, which are large.
-    """
-
-    def __init__(self, clock: Clock) -> None:
-        self._crls = MemoryRevocationCache(clock=clock)
-
-    def get_ocsp(self, key: bytes) -> RevocationStatus | None:
-        return None
-
-    def put_ocsp(self, key: bytes, status: RevocationStatus, *, expires_at: datetime) -> None:
-        return None
-
-    def get_crl(self, key: bytes) -> CRLIndex | None:
-        return self._crls.get_crl(key)
-
-    def put_crl(self, key: bytes, index: CRLIndex, *, expires_at: datetime) -> None:
-        self._crls.put_crl(key, index, expires_at=expires_at)
 
 
 class PlatformClock:

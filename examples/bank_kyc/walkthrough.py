@@ -45,8 +45,8 @@ import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from mock_platform.device import MunicipalCounter, Smartphone
-from mock_platform.device.simulator import Card
-from mock_platform.platform_api.service import consent_message
+from mock_platform.device.platform_holder import give_consent
+from mock_platform.device.simulator import Card, PlatformProblemError
 
 # Synthetic credentials of the simulated customers (the mock's test data, not secrets).
 CARD_PASSWORD = "AB1234"  # noqa: S105 - 署名用パスワード (6–16 upper-case letters and digits)
@@ -177,25 +177,17 @@ class Walkthrough:
         body: dict[str, Any] = answer.json()
         return body
 
-    def consent(self, phone: Smartphone, client_id: str) -> httpx.Response:
-        """In the platform's app: sign the platform's consent message with the user authentication key.
-
-        The message (:func:`mock_platform.platform_api.service.consent_message`) is the mock's holder
-        protocol; a real platform's app does this for the user."""
-        issued = self.platform.post("/platform/v1/holder/consent-challenges", json={"client_id": client_id})
-        issued.raise_for_status()
-        nonce = base64.b64decode(issued.json()["nonce"])
-        message = consent_message("grant", client_id, nonce)
-        return self.platform.post(
-            "/platform/v1/holder/consents",
-            json={
-                "challenge_id": issued.json()["challenge_id"],
-                "client_id": client_id,
-                "action": "grant",
-                "signature": _b64(phone.authenticate(message)),
-                "certificate": self.der(phone.user_authentication_certificate),
-            },
-        )
+    def consent(self, phone: Smartphone, client_id: str) -> int:
+        """In the platform's app: consent to ``client_id`` getting the latest attributes — the phone's
+        user authentication key signs the platform's consent structure, with its PIN
+        (:func:`mock_platform.device.platform_holder.give_consent`, the mock's holder protocol; a real
+        platform's app does this for the user). Returns the HTTP status (200, or the problem's)."""
+        try:
+            give_consent(self.platform, phone, client_id, pin=PHONE_PIN)
+        except PlatformProblemError as problem:
+            self.say(f"   consent refused: {problem.status} {problem.code}")
+            return problem.status
+        return 200
 
     # -- the story ------------------------------------------------------------------------------------
 
@@ -245,7 +237,7 @@ class Walkthrough:
         if client_id is None:
             self.say("   (the bank has no BANK_KYC_PLATFORM_CLIENT_ID: skipped)")
         else:
-            seen["consent"] = (self.consent(phone, client_id).status_code, None)
+            seen["consent"] = (self.consent(phone, client_id), None)
             self.say(f"   consent: {seen['consent'][0]}")
 
         self.say("== 7. She moves: new address at the counter → signing certificates revoked → webhook")

@@ -25,6 +25,16 @@ from .cms import SignerIdentifierType, build_signed_data
 from .keys import KeyType, PrivateKey, PublicKey, generate_private_key, public_key_pem
 from .profile import FormFactor
 
+#: First bytes of the platform's holder-consent structures
+#: (:func:`mock_platform.platform_api.service.consent_message`). :meth:`TokenSimulator.sign` — what a login
+#: or an RP's signature request reaches — refuses data starting with them; only the platform's own app
+#: signs a consent, through :meth:`TokenSimulator.sign_consent` (domain separation).
+CONSENT_STRUCTURE_PREFIX = b"myna-platform-consent/"
+
+
+class ConsentSigningRefusedError(ValueError):
+    """:meth:`TokenSimulator.sign` was handed a platform consent structure (an RP's disguised request)."""
+
 
 class TokenSimulator:
     """One key pair on one token, optionally with the certificate issued to it.
@@ -93,7 +103,28 @@ class TokenSimulator:
         return TokenSimulator(self._key, form_factor=self._form_factor, certificate=certificate)
 
     def sign(self, data: bytes) -> bytes:
-        """Sign SHA-256(``data``): RSA PKCS#1 v1.5 (signature length = modulus length) or ECDSA (DER)."""
+        """Sign SHA-256(``data``): RSA PKCS#1 v1.5 (signature length = modulus length) or ECDSA (DER).
+
+        Raises:
+            ConsentSigningRefusedError: ``data`` is a platform consent structure
+                (:data:`CONSENT_STRUCTURE_PREFIX`): a login or signature request never yields a consent.
+        """
+        if bytes(data[: len(CONSENT_STRUCTURE_PREFIX)]) == CONSENT_STRUCTURE_PREFIX:
+            raise ConsentSigningRefusedError("refusing to sign a platform consent structure here")
+        return self._sign(data)
+
+    def sign_consent(self, message: bytes) -> bytes:
+        """Sign a platform consent structure (only the platform's own app does, after the holder chose
+        to consent there: :mod:`mock_platform.device.platform_holder`).
+
+        Raises:
+            ValueError: ``message`` is not a consent structure.
+        """
+        if not message.startswith(CONSENT_STRUCTURE_PREFIX):
+            raise ValueError("not a platform consent structure")
+        return self._sign(message)
+
+    def _sign(self, data: bytes) -> bytes:
         if isinstance(self._key, rsa.RSAPrivateKey):
             return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         return self._key.sign(data, ec.ECDSA(hashes.SHA256()))

@@ -58,7 +58,19 @@ class RelyingPartyIn(BaseModel):
     generate_api_key: bool = Field(default=False, description="issue an API key (returned once)")
     redirect_uris: list[str] = Field(default_factory=list, max_length=10)
     webhook_url: str | None = Field(default=None, max_length=500)
-    sector_identifier: str | None = Field(default=None, min_length=1, max_length=255)
+    sector_identifier: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="pairwise sector: a host (or https sector_identifier_uri) covering every redirect URI",
+    )
+    sector_proof: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=8192,
+        description="to join a sector another client holds: its API key, or its client assertion with "
+        "aud urn:myna-mock:sector:<sector>",
+    )
 
 
 class RelyingPartyOut(BaseModel):
@@ -112,6 +124,7 @@ def build_router(registry: RelyingPartyRegistry) -> APIRouter:
                 redirect_uris=request.redirect_uris,
                 webhook_url=request.webhook_url,
                 sector_identifier=request.sector_identifier,
+                sector_proof=request.sector_proof,
             )
         except RegistrationError as exc:
             status = 409 if exc.code == "CLIENT_EXISTS" else 422

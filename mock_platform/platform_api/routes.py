@@ -2,8 +2,14 @@
 
 Relying-party routes need either ``Authorization: Bearer <token>`` (a token from ``POST
 /platform/v1/token``: OAuth 2.0 client credentials with private_key_jwt, RFC 6749 §4.4 + RFC 7523 §2.2)
-or ``X-API-Key: <key>`` (local use). Holder routes (``/platform/v1/holder/…``) are authenticated by the
-holder's user-authentication signature instead.
+or ``X-API-Key: <key>`` (local use). Holder routes (``/platform/v1/holder/…``) are the platform's own app
+talking for the holder: a consent challenge names the holder's token (ids RPs never see; a few open per
+token), and the consent itself needs that token's user-authentication signature over the consent structure
+*and* its PIN (lockout rules) — see :mod:`.service`.
+
+The token endpoint expects ``aud`` = :attr:`PlatformConfig.token_endpoint` (``Settings.public_base_url`` +
+``/platform/v1/token``), a configured URL: never one rebuilt from the request's ``Host`` header, which a
+client chooses (an assertion made for another server must not be accepted here).
 
 =====================================================  ======================================================
 route                                                  what
@@ -15,18 +21,19 @@ route                                                  what
 ``POST /platform/v1/authentication/verify``            the user-authentication signature over that nonce
 ``GET  /platform/v1/certificates/{serial}/status``     status now (現況確認) of a linked person's certificate
 ``GET  /platform/v1/users/{user_id}/attributes``       latest basic four attributes (consent required)
-``POST /platform/v1/holder/consent-challenges``        (holder) a nonce to sign for consent
-``POST /platform/v1/holder/consents``                  (holder) give or withdraw consent for an RP
+``POST /platform/v1/holder/consent-challenges``        (holder app) a consent challenge for one token
+``POST /platform/v1/holder/consents``                  (holder app) signature + PIN: give/withdraw consent
 =====================================================  ======================================================
 
 Problem codes (RFC 9457, ``application/problem+json``): ``INVALID_CLIENT`` / ``INVALID_TOKEN`` /
 ``UNAUTHENTICATED`` 401; ``CONSENT_REQUIRED`` 403; ``UNKNOWN_USER``, ``UNKNOWN_CERTIFICATE``,
-``UNKNOWN_CLIENT`` 404; ``CHALLENGE_REPLAYED`` 409; verification failures 422 with the SDK's reason
-strings (``SIGNATURE_INVALID``, ``CERTIFICATE_REVOKED`` + ``revocation`` member, ``CERTIFICATE_ON_HOLD``,
-``CERTIFICATE_EXPIRED``, ``CERTIFICATE_NOT_YET_VALID``, ``UNTRUSTED_ISSUER``, ``WRONG_KEY_USAGE``,
-``UNSUPPORTED_ALGORITHM``, ``MALFORMED_INPUT``), ``CHALLENGE_UNKNOWN`` / ``CHALLENGE_EXPIRED`` /
-``CHALLENGE_MISMATCH`` 422; token endpoint: ``INVALID_REQUEST`` / ``UNSUPPORTED_GRANT_TYPE`` 400 with the
-RFC 6749 §5.2 ``error`` member too.
+``UNKNOWN_CLIENT``, ``UNKNOWN_TOKEN`` 404; ``CHALLENGE_REPLAYED``, ``TOKEN_NOT_USABLE`` 409;
+``TOO_MANY_CHALLENGES`` 429; ``PIN_INCORRECT`` 403 / ``PIN_LOCKED`` 423 (consent); verification failures 422
+with the SDK's reason strings (``SIGNATURE_INVALID``, ``CERTIFICATE_REVOKED`` + ``revocation`` member,
+``CERTIFICATE_ON_HOLD``, ``CERTIFICATE_EXPIRED``, ``CERTIFICATE_NOT_YET_VALID``, ``UNTRUSTED_ISSUER``,
+``WRONG_KEY_USAGE``, ``UNSUPPORTED_ALGORITHM``, ``MALFORMED_INPUT``), ``CHALLENGE_UNKNOWN`` /
+``CHALLENGE_EXPIRED`` / ``CHALLENGE_MISMATCH`` 422; token endpoint: ``INVALID_REQUEST`` /
+``UNSUPPORTED_GRANT_TYPE`` 400 with the RFC 6749 §5.2 ``error`` member too.
 """
 
 from __future__ import annotations
@@ -55,8 +62,8 @@ from ..rp_auth import (
     invalid_client_response,
 )
 from .service import (
-    ChallengePurpose,
     ConsentAction,
+    HolderToken,
     PlatformService,
     PlatformServiceError,
 )
@@ -223,21 +230,38 @@ class LatestAttributesOut(BaseModel):
 
 
 class ConsentChallengeIn(BaseModel):
+    """The holder's app asks for a consent challenge for one of the holder's tokens."""
+
     model_config = ConfigDict(extra="forbid")
 
     client_id: str = Field(min_length=1, max_length=64)
+    action: Literal["grant", "withdraw"]
+    method: Literal["card", "smartphone"]
+    card_id: str | None = Field(default=None, min_length=1, max_length=64)
+    device_id: str | None = Field(default=None, min_length=1, max_length=64)
+    registration_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ConsentChallengeOut(BaseModel):
+    """A consent challenge: sign ``consent_message(action, client_id, nonce)`` with the token's
+    user-authentication key (a structure starting with ``myna-platform-consent/``)."""
+
+    challenge_id: str
+    nonce: str = Field(description="base64 of the 32-byte nonce inside the consent structure")
+    client_id: str
+    relying_party_name: str
+    action: Literal["grant", "withdraw"]
+    expires_at: datetime
 
 
 class ConsentIn(BaseModel):
-    """Consent given or withdrawn: the user-authentication signature over the consent message."""
+    """Consent given or withdrawn: the token's signature over the consent structure, and its PIN."""
 
     model_config = ConfigDict(extra="forbid")
 
     challenge_id: str = Field(min_length=1, max_length=40)
-    client_id: str = Field(min_length=1, max_length=64)
-    action: Literal["grant", "withdraw"]
-    signature: str = _b64_field(_MAX_SIG_B64, "base64 signature over the consent message")
-    certificate: str = _b64_field(_MAX_CERT_B64, "base64 DER user-authentication certificate")
+    signature: str = _b64_field(_MAX_SIG_B64, "base64 signature over the consent structure")
+    user_authentication_pin: str = Field(min_length=1, max_length=64, description="the token's 4-digit PIN")
 
 
 class ConsentOut(BaseModel):
@@ -416,7 +440,8 @@ def build_router(service: PlatformService) -> APIRouter:
             return _oauth_problem(
                 request, 400, "invalid_request", "client_assertion and its type are required (RFC 7523 §2.2)"
             )
-        audience = str(request.url.replace(query="", fragment=""))
+        # The configured public URL (RFC 7523 §3 item 3), never the Host header the client chose.
+        audience = service.config.token_endpoint
         try:
             rp = await _run(
                 registry.verify_client_assertion,
@@ -469,7 +494,7 @@ def build_router(service: PlatformService) -> APIRouter:
         responses=auth_problems,
     )
     def new_challenge(rp: RelyingParty = client) -> ChallengeOut:
-        issued = service.new_challenge(rp.client_id, ChallengePurpose.AUTHENTICATION)
+        issued = service.new_challenge(rp.client_id)
         return ChallengeOut(
             challenge_id=issued.challenge_id,
             nonce=base64.b64encode(issued.nonce).decode("ascii"),
@@ -532,36 +557,34 @@ def build_router(service: PlatformService) -> APIRouter:
     @router.post(
         "/holder/consent-challenges",
         status_code=201,
-        summary="(holder) A nonce to sign to give or withdraw consent",
-        responses={404: PROBLEM, 422: PROBLEM},
+        summary="(holder app) A consent challenge for one of the holder's tokens",
+        responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM},
     )
-    def consent_challenge(request: ConsentChallengeIn) -> ChallengeOut:
-        if registry.get(request.client_id) is None:
-            raise ProblemError(
-                404, "UNKNOWN_CLIENT", "Unknown client", "no relying party with that client_id"
+    def consent_challenge(request: ConsentChallengeIn) -> ConsentChallengeOut:
+        token = HolderToken(request.method, request.card_id, request.device_id, request.registration_id)
+        with _problems():
+            issued = service.new_consent_challenge(
+                client_id=request.client_id, action=ConsentAction(request.action), token=token
             )
-        issued = service.new_challenge(request.client_id, ChallengePurpose.CONSENT)
-        return ChallengeOut(
+        return ConsentChallengeOut(
             challenge_id=issued.challenge_id,
             nonce=base64.b64encode(issued.nonce).decode("ascii"),
+            client_id=issued.client_id,
+            relying_party_name=issued.relying_party_name,
+            action="grant" if issued.action is ConsentAction.GRANT else "withdraw",
             expires_at=issued.expires_at,
         )
 
     @router.post(
         "/holder/consents",
-        summary="(holder) Give or withdraw consent for a relying party",
-        responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+        summary="(holder app) Give or withdraw consent: signature over the consent structure + PIN",
+        responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 423: PROBLEM, 503: PROBLEM},
     )
     def set_consent(request: ConsentIn) -> ConsentOut:
         signature = _b64(request.signature, "signature")
-        certificate = _b64(request.certificate, "certificate")
         with _problems():
             state = service.set_consent(
-                challenge_id=request.challenge_id,
-                client_id=request.client_id,
-                action=ConsentAction(request.action),
-                signature=signature,
-                certificate_der=certificate,
+                challenge_id=request.challenge_id, signature=signature, pin=request.user_authentication_pin
             )
         return ConsentOut(
             client_id=state.client_id,

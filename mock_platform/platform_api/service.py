@@ -5,15 +5,29 @@
 * **Signature verification** (署名検証) and **login verification** (利用者証明) by the mock's own
   :class:`~mock_platform.platform_api.verification.PlatformVerifier`.
 * **Login challenges**: the *platform* issues the nonce (32 random bytes, 5 minutes, bound to the RP);
-  a verification consumes it whatever the outcome (fail closed), so a replayed nonce is refused.
+  a verification by its owner consumes it whatever the outcome (fail closed), so a replayed nonce is
+  refused; another RP presenting it gets ``CHALLENGE_MISMATCH`` without burning it. Challenges expired for
+  longer than :attr:`PlatformConfig.purge_after` are purged when new ones are issued.
 * **User ID** (利用者ID): per RP, ``RelyingPartyRegistry.subject_for(rp, resident.public_id)`` — a keyed
   hash of the mock's resident identity, so the signing and user-authentication certificates of one person
   give the same value across card renewals and device changes; never the resident id or a My Number.
   A *link* (RP, resident) is recorded when the RP verifies one of the person's certificates or the person
   consents to the RP; status queries, attribute queries and webhooks are limited to linked persons.
-* **Consent** (同意) to give an RP the latest basic four attributes: recorded per (RP, resident), given or
-  withdrawn by the holder by signing a platform challenge with the user-authentication key
-  (:func:`consent_message`); :meth:`PlatformService.latest_attributes` needs it (else ``CONSENT_REQUIRED``).
+* **Consent** (同意) to give an RP the latest basic four attributes: recorded per (RP, resident);
+  :meth:`PlatformService.latest_attributes` needs it (else ``CONSENT_REQUIRED``). It is given or withdrawn
+  only through the holder's own channel to the platform (the platform's app,
+  :mod:`mock_platform.device.platform_holder`), never by a signature an RP could have asked for:
+
+  1. the app names the holder's token (card id, or handset + registration id — identifiers RPs never see)
+     and asks for a consent challenge for (RP, action) (:meth:`PlatformService.new_consent_challenge`;
+     at most :attr:`PlatformConfig.max_open_consent_challenges` open per token);
+  2. the token's user-authentication key signs :func:`consent_message`, a structure that starts with
+     :data:`CONSENT_CONTEXT` — domain separation: the device simulator's login signing refuses such data,
+     the platform's login verification and the SDK's (``JPKIVerifier.verify_authentication``,
+     ``PlatformClient``) refuse such challenges, and platform nonces never have the prefix;
+  3. the app posts the signature *and the user-authentication PIN*, which the platform checks against its
+     PIN records with the lockout rules (:meth:`PlatformService.set_consent`). A login signature, even
+     over consent-shaped bytes, never suffices: the PIN entry happens in the platform's app, not at the RP.
 
 Every state change is one transaction; uniqueness (tokens, challenges, links, consents) is in the schema.
 Nothing here logs personal attributes.
@@ -28,13 +42,36 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..ca.service import CAService
+from ..ca.service import CAService, CertificateStatus
+from ..ca.token import CONSENT_STRUCTURE_PREFIX
 from ..clock import Clock
-from ..db import Base, Database, OwnedCertificateRecord, ResidentRecord, UTCDateTime
+from ..db import (
+    Base,
+    CardRecord,
+    Database,
+    DeviceRecord,
+    OwnedCertificateRecord,
+    ResidentRecord,
+    SmartphoneRegistrationRecord,
+    UTCDateTime,
+)
+from ..issuance.pins import PinKind
+from ..issuance.service import LifecycleService
+from ..issuance.states import CardState, RegistrationState
 from ..rp_auth import RelyingParty, RelyingPartyRegistry
 from .verification import (
     AttributeFacts,
@@ -45,12 +82,15 @@ from .verification import (
     load_certificate,
 )
 
-#: Domain separation of what a holder signs to give or withdraw consent.
-CONSENT_CONTEXT = b"myna-mock/platform-consent/v1\x00"
+#: Domain separation of what a holder signs to give or withdraw consent. Its first part is
+#: :data:`~mock_platform.ca.token.CONSENT_STRUCTURE_PREFIX`, which login signing and login verification
+#: refuse (the SDK keeps its own copy, ``myna_rp.jpki.verifier.CONSENT_STRUCTURE_PREFIX``).
+CONSENT_CONTEXT = CONSENT_STRUCTURE_PREFIX + b"v2\x00"
 
 
 def consent_message(action: str, client_id: str, nonce: bytes) -> bytes:
-    """The bytes a holder signs with the user-authentication key to ``grant``/``withdraw`` consent."""
+    """The bytes a holder signs with the user-authentication key to ``grant``/``withdraw`` consent:
+    :data:`CONSENT_CONTEXT` ‖ action ‖ 0x00 ‖ client_id (UTF-8) ‖ 0x00 ‖ the consent challenge's nonce."""
     return CONSENT_CONTEXT + action.encode("ascii") + b"\x00" + client_id.encode("utf-8") + b"\x00" + nonce
 
 
@@ -72,7 +112,7 @@ class PlatformAccessTokenRecord(Base):
 
 
 class PlatformChallengeRecord(Base):
-    """A platform-issued nonce: a login challenge or a consent challenge, single use."""
+    """A platform-issued login nonce, single use (``purpose`` ``authentication``)."""
 
     __tablename__ = "platform_challenges"
 
@@ -82,6 +122,28 @@ class PlatformChallengeRecord(Base):
     purpose: Mapped[str] = mapped_column(String(16))
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlatformConsentChallengeRecord(Base):
+    """A consent challenge, bound to the RP, the action and the holder's token (its user-authentication
+    certificate), single use. Issued to the holder's own app only."""
+
+    __tablename__ = "platform_consent_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), index=True, default=None)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smartphone_registrations.id"), index=True, default=None
+    )
+    certificate_serial: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -178,11 +240,59 @@ class ConsentState:
 
 
 @dataclass(frozen=True, slots=True)
-class PlatformConfig:
-    """Lifetimes of tokens and challenges."""
+class HolderToken:
+    """The holder's token as the platform's app names it (identifiers RPs never see).
 
+    Attributes:
+        method: ``card`` (the physical card) or ``smartphone`` (the phone's own certificates).
+        card_id: the card's id (``card``).
+        device_id, registration_id: the handset and its registration (``smartphone``).
+    """
+
+    method: str
+    card_id: str | None = None
+    device_id: str | None = None
+    registration_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedConsentChallenge:
+    challenge_id: str
+    nonce: bytes
+    expires_at: datetime
+    client_id: str
+    relying_party_name: str
+    action: ConsentAction
+
+
+@dataclass(frozen=True, slots=True)
+class _ResolvedToken:
+    resident_id: int
+    card_pk: int | None
+    card_public_id: str | None
+    registration_pk: int | None
+    user_authentication_serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformConfig:
+    """Lifetimes, limits and the public token endpoint.
+
+    Attributes:
+        token_endpoint: the token endpoint URL as clients address it; client assertions must name it in
+            ``aud`` (RFC 7523 §3 item 3). Configured (``Settings.public_base_url``), never taken from the
+            request's ``Host`` header.
+        access_token_lifetime: bearer token lifetime.
+        challenge_lifetime: login and consent challenge lifetime.
+        max_open_consent_challenges: open (unused, unexpired) consent challenges per holder token.
+        purge_after: challenges expired for longer than this are deleted when new ones are issued.
+    """
+
+    token_endpoint: str = "http://127.0.0.1:8700/platform/v1/token"  # noqa: S105 - a URL
     access_token_lifetime: timedelta = timedelta(minutes=5)
     challenge_lifetime: timedelta = timedelta(minutes=5)
+    max_open_consent_challenges: int = 3
+    purge_after: timedelta = timedelta(hours=1)
 
 
 def _sha256_hex(value: str) -> str:
@@ -197,7 +307,9 @@ class PlatformService:
         clock: "now".
         ca: the CA service (certificates, revocation, OCSP).
         registry: the relying parties.
-        config: lifetimes; default :class:`PlatformConfig`.
+        config: lifetimes, limits, the token endpoint; default :class:`PlatformConfig`.
+        lifecycle: the PIN records and their lockout rules (holder consent); without it consent cannot
+            be given (``CONSENT_UNAVAILABLE``).
     """
 
     def __init__(
@@ -207,12 +319,15 @@ class PlatformService:
         ca: CAService,
         registry: RelyingPartyRegistry,
         config: PlatformConfig | None = None,
+        *,
+        lifecycle: LifecycleService | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
         self._ca = ca
         self._registry = registry
         self._config = config if config is not None else PlatformConfig()
+        self._lifecycle = lifecycle
         self._verifier = PlatformVerifier(ca, clock)
         database.create_all()
 
@@ -231,6 +346,10 @@ class PlatformService:
     @property
     def verifier(self) -> PlatformVerifier:
         return self._verifier
+
+    @property
+    def config(self) -> PlatformConfig:
+        return self._config
 
     # -- access tokens -------------------------------------------------------------------------------------
 
@@ -289,13 +408,27 @@ class PlatformService:
 
     # -- challenges and logins -----------------------------------------------------------------------------
 
-    def new_challenge(self, client_id: str, purpose: ChallengePurpose) -> IssuedChallenge:
-        """A fresh single-use nonce for ``client_id`` (login) or for consent to ``client_id``."""
+    def new_challenge(
+        self, client_id: str, purpose: ChallengePurpose = ChallengePurpose.AUTHENTICATION
+    ) -> IssuedChallenge:
+        """A fresh single-use login nonce for ``client_id`` (challenges expired for longer than
+        :attr:`PlatformConfig.purge_after` are purged on the way).
+
+        Raises:
+            ValueError: ``purpose`` is ``CONSENT`` (consent challenges: :meth:`new_consent_challenge`).
+        """
+        if purpose is not ChallengePurpose.AUTHENTICATION:
+            raise ValueError("consent challenges are issued by new_consent_challenge (holder channel)")
         now = self._clock.now()
         challenge = IssuedChallenge(
             "chl_" + secrets.token_urlsafe(18), secrets.token_bytes(32), now + self._config.challenge_lifetime
         )
         with self._db.transaction() as session:
+            session.execute(
+                delete(PlatformChallengeRecord).where(
+                    PlatformChallengeRecord.expires_at < now - self._config.purge_after
+                )
+            )
             session.add(
                 PlatformChallengeRecord(
                     public_id=challenge.challenge_id,
@@ -309,7 +442,8 @@ class PlatformService:
         return challenge
 
     def _consume(self, challenge_id: str, client_id: str, purpose: ChallengePurpose) -> bytes:
-        """Mark the challenge used (atomically, whatever follows) and return its nonce."""
+        """Check the challenge is ``client_id``'s, then mark it used (atomically, whatever follows) and
+        return its nonce. Another client's attempt does not burn it."""
         now = self._clock.now()
         with self._db.transaction() as session:
             record = session.scalar(
@@ -317,21 +451,27 @@ class PlatformService:
             )
             if record is None or record.purpose != purpose.value:
                 raise PlatformServiceError(422, "CHALLENGE_UNKNOWN", "no such challenge")
+            if not secrets.compare_digest(record.client_id.encode(), client_id.encode()):
+                # Checked before the claim: another RP that learnt the id cannot burn the owner's login.
+                raise PlatformServiceError(
+                    422, "CHALLENGE_MISMATCH", "the challenge was issued for another client"
+                )
             claimed = session.execute(
                 update(PlatformChallengeRecord)
                 .where(PlatformChallengeRecord.id == record.id, PlatformChallengeRecord.used_at.is_(None))
                 .values(used_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
-            nonce, owner, expires_at = record.nonce, record.client_id, record.expires_at
+            nonce, expires_at = record.nonce, record.expires_at
         if claimed != 1:
             raise PlatformServiceError(409, "CHALLENGE_REPLAYED", "the challenge was already used")
-        if owner != client_id:
-            raise PlatformServiceError(
-                422, "CHALLENGE_MISMATCH", "the challenge was issued for another client"
-            )
         if now > expires_at:
             raise PlatformServiceError(422, "CHALLENGE_EXPIRED", "the challenge has expired")
+        if nonce.startswith(CONSENT_STRUCTURE_PREFIX):
+            # Domain separation (never true of a platform nonce): a login never verifies a consent structure.
+            raise PlatformServiceError(
+                422, "CHALLENGE_MISMATCH", "a consent structure is not a login challenge"
+            )
         return nonce
 
     def verify_authentication(
@@ -415,55 +555,206 @@ class PlatformService:
 
     # -- consent (holder side) -----------------------------------------------------------------------------
 
-    def set_consent(
-        self,
-        *,
-        challenge_id: str,
-        client_id: str,
-        action: ConsentAction,
-        signature: bytes,
-        certificate_der: bytes,
-    ) -> ConsentState:
-        """The holder gives or withdraws consent for ``client_id``: a user-authentication signature over
-        :func:`consent_message` of a consent challenge issued for that client."""
+    def new_consent_challenge(
+        self, *, client_id: str, action: ConsentAction, token: HolderToken
+    ) -> IssuedConsentChallenge:
+        """A consent challenge for the holder's own app: bound to ``client_id``, ``action`` and the token's
+        current user-authentication certificate; single use, :attr:`PlatformConfig.challenge_lifetime`.
+
+        Expired challenges (beyond :attr:`PlatformConfig.purge_after`) are purged on the way; at most
+        :attr:`PlatformConfig.max_open_consent_challenges` may be open per token.
+
+        Raises:
+            PlatformServiceError: ``UNKNOWN_CLIENT`` (404), ``UNKNOWN_TOKEN`` (404), ``WRONG_DEVICE``
+                (403), ``TOKEN_NOT_USABLE`` (409), ``TOO_MANY_CHALLENGES`` (429), ``CONSENT_UNAVAILABLE``
+                (503: no PIN records wired in).
+        """
         rp = self._registry.get(client_id)
         if rp is None:
             raise PlatformServiceError(404, "UNKNOWN_CLIENT", "no relying party with that client_id")
-        load_certificate(certificate_der)
-        nonce = self._consume(challenge_id, client_id, ChallengePurpose.CONSENT)
+        if self._lifecycle is None:
+            raise PlatformServiceError(503, "CONSENT_UNAVAILABLE", "holder consent is not configured")
+        resolved = self._resolve_token(token)
+        now = self._clock.now()
+        challenge_id = "cch_" + secrets.token_urlsafe(18)
+        nonce = secrets.token_bytes(32)
+        expires_at = now + self._config.challenge_lifetime
+        owner = (
+            PlatformConsentChallengeRecord.card_id == resolved.card_pk
+            if resolved.card_pk is not None
+            else PlatformConsentChallengeRecord.registration_id == resolved.registration_pk
+        )
+        with self._db.transaction() as session:
+            session.execute(
+                delete(PlatformConsentChallengeRecord).where(
+                    PlatformConsentChallengeRecord.expires_at < now - self._config.purge_after
+                )
+            )
+            open_count = session.scalar(
+                select(func.count(PlatformConsentChallengeRecord.id)).where(
+                    owner,
+                    PlatformConsentChallengeRecord.used_at.is_(None),
+                    PlatformConsentChallengeRecord.expires_at > now,
+                )
+            )
+            if (open_count or 0) >= self._config.max_open_consent_challenges:
+                raise PlatformServiceError(
+                    429, "TOO_MANY_CHALLENGES", "too many open consent challenges for this token"
+                )
+            session.add(
+                PlatformConsentChallengeRecord(
+                    public_id=challenge_id,
+                    client_id=client_id,
+                    action=action.value,
+                    resident_id=resolved.resident_id,
+                    card_id=resolved.card_pk,
+                    registration_id=resolved.registration_pk,
+                    certificate_serial=resolved.user_authentication_serial,
+                    nonce=nonce,
+                    expires_at=expires_at,
+                    created_at=now,
+                )
+            )
+        return IssuedConsentChallenge(challenge_id, nonce, expires_at, client_id, rp.name, action)
+
+    def set_consent(self, *, challenge_id: str, signature: bytes, pin: str) -> ConsentState:
+        """The holder gives or withdraws consent: the user-authentication signature over
+        :func:`consent_message` of the challenge, by the token it was issued for, and that token's
+        user-authentication PIN (checked with the lockout rules after the signature, as on a card).
+
+        The challenge is consumed once the signature verified (a wrong PIN then needs a new challenge).
+
+        Raises:
+            PlatformServiceError: ``CHALLENGE_UNKNOWN`` (422), ``CHALLENGE_EXPIRED`` (422),
+                ``CHALLENGE_REPLAYED`` (409), ``UNKNOWN_CLIENT`` (404), ``CONSENT_UNAVAILABLE`` (503).
+            PlatformVerificationError: ``SIGNATURE_INVALID``, ``CERTIFICATE_REVOKED`` … (422).
+            LifecycleError: ``PIN_INCORRECT`` (403, ``remaining_tries``), ``PIN_LOCKED`` (423).
+        """
+        if self._lifecycle is None:
+            raise PlatformServiceError(503, "CONSENT_UNAVAILABLE", "holder consent is not configured")
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            record = session.scalar(
+                select(PlatformConsentChallengeRecord).where(
+                    PlatformConsentChallengeRecord.public_id == challenge_id
+                )
+            )
+            if record is None:
+                raise PlatformServiceError(422, "CHALLENGE_UNKNOWN", "no such consent challenge")
+            pk, client_id, action = record.id, record.client_id, ConsentAction(record.action)
+            serial, nonce, expires_at = record.certificate_serial, record.nonce, record.expires_at
+            card_pk, registration_pk, resident_pk = record.card_id, record.registration_id, record.resident_id
+            used = record.used_at is not None
+            card_public_id = session.get_one(CardRecord, card_pk).public_id if card_pk is not None else None
+        if used:
+            raise PlatformServiceError(409, "CHALLENGE_REPLAYED", "the challenge was already used")
+        if now > expires_at:
+            raise PlatformServiceError(422, "CHALLENGE_EXPIRED", "the challenge has expired")
+        rp = self._registry.get(client_id)
+        if rp is None:
+            raise PlatformServiceError(404, "UNKNOWN_CLIENT", "no relying party with that client_id")
+        # Possession: the bound token's key signed this challenge's consent structure (certificate good).
+        self._ca.apply_pending_actions(serial)
+        certificate_der = self._ca.certificate(int(serial, 16)).public_bytes(Encoding.DER)
         facts, _, now = self._verifier.verify_authentication(
             challenge=consent_message(action.value, client_id, nonce),
             signature=signature,
             certificate_der=certificate_der,
         )
-        resident_pk = self._owner(facts.serial_hex)
-        if resident_pk is None:
-            raise PlatformServiceError(422, "NO_HOLDER", "the certificate belongs to no registered person")
+        with self._db.transaction() as session:
+            claimed = session.execute(
+                update(PlatformConsentChallengeRecord)
+                .where(
+                    PlatformConsentChallengeRecord.id == pk, PlatformConsentChallengeRecord.used_at.is_(None)
+                )
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            raise PlatformServiceError(409, "CHALLENGE_REPLAYED", "the challenge was already used")
+        # Knowledge: the PIN, entered in the platform's app (never at an RP), with the lockout rules.
+        if card_public_id is not None:
+            self._lifecycle.verify_card_pin(card_public_id, PinKind.CARD_USER_AUTHENTICATION, pin)
+        else:
+            # The lifecycle's own counter logic (as the OpenID provider uses it for phone PINs).
+            self._lifecycle._check_pin(
+                PinKind.PHONE_USER_AUTHENTICATION, pin, registration_id=registration_pk
+            )
         status = "granted" if action is ConsentAction.GRANT else "withdrawn"
         for _ in range(2):  # a concurrent first insert: retry once as an update
             try:
                 with self._db.transaction() as session:
-                    record = session.scalar(
+                    consent = session.scalar(
                         select(PlatformConsentRecord).where(
                             PlatformConsentRecord.client_id == client_id,
                             PlatformConsentRecord.resident_id == resident_pk,
                         )
                     )
-                    if record is None:
+                    if consent is None:
                         session.add(
                             PlatformConsentRecord(
                                 client_id=client_id, resident_id=resident_pk, status=status, updated_at=now
                             )
                         )
                     else:
-                        record.status = status
-                        record.updated_at = now
+                        consent.status = status
+                        consent.updated_at = now
                 break
             except IntegrityError:
                 continue
         if action is ConsentAction.GRANT:
             self._link(rp, facts.serial_hex)
         return ConsentState(client_id, rp.name, status, now)
+
+    def _resolve_token(self, token: HolderToken) -> _ResolvedToken:
+        """The resident and user-authentication certificate behind the app's token (usable now)."""
+        for value in (token.card_id, token.device_id, token.registration_id):
+            if value is not None and not (1 <= len(value) <= 64 and value.isascii() and value.isprintable()):
+                raise PlatformServiceError(404, "UNKNOWN_TOKEN", "no such card or handset")
+        with self._db.transaction() as session:
+            if token.method == "card":
+                card = (
+                    session.scalar(select(CardRecord).where(CardRecord.public_id == token.card_id))
+                    if token.card_id
+                    else None
+                )
+                if card is None:
+                    raise PlatformServiceError(404, "UNKNOWN_TOKEN", "no such card")
+                if card.state != CardState.ACTIVE.value or card.user_authentication_serial is None:
+                    raise PlatformServiceError(409, "TOKEN_NOT_USABLE", f"the card is {card.state}")
+                resolved = _ResolvedToken(
+                    card.resident_id, card.id, card.public_id, None, card.user_authentication_serial
+                )
+            elif token.method == "smartphone":
+                reg = (
+                    session.scalar(
+                        select(SmartphoneRegistrationRecord).where(
+                            SmartphoneRegistrationRecord.public_id == token.registration_id
+                        )
+                    )
+                    if token.registration_id
+                    else None
+                )
+                if reg is None:
+                    raise PlatformServiceError(404, "UNKNOWN_TOKEN", "no such smartphone registration")
+                device = session.get_one(DeviceRecord, reg.device_id)
+                if not secrets.compare_digest(device.device_id.encode(), (token.device_id or "").encode()):
+                    raise PlatformServiceError(
+                        403, "WRONG_DEVICE", "this registration belongs to another handset"
+                    )
+                if reg.state != RegistrationState.REGISTERED.value or reg.user_authentication_serial is None:
+                    raise PlatformServiceError(
+                        409, "TOKEN_NOT_USABLE", f"the smartphone registration is {reg.state}"
+                    )
+                resolved = _ResolvedToken(reg.resident_id, None, None, reg.id, reg.user_authentication_serial)
+            else:
+                raise PlatformServiceError(422, "MALFORMED_INPUT", "method must be card or smartphone")
+        state = self._ca.certificate_state(int(resolved.user_authentication_serial, 16))
+        if state.status is not CertificateStatus.GOOD:
+            raise PlatformServiceError(
+                409, "TOKEN_NOT_USABLE", "the user-authentication certificate is not good"
+            )
+        return resolved
 
     # -- links ---------------------------------------------------------------------------------------------
 

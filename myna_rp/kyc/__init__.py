@@ -4,7 +4,8 @@
 * :class:`KycService` — challenge → signature → verification under a hard-fail revocation policy →
   :class:`ConfirmationRecord` (犯罪収益移転防止法 第6条, 同法施行規則 第6条第1項第1号ワ, 第20条).
 * The verification step: :class:`SignatureVerification` with the adapters :class:`DirectVerification`
-  (:class:`~myna_rp.jpki.JPKIVerifier`), :class:`PlatformVerification` (a platform operator client) and
+  (:class:`~myna_rp.jpki.JPKIVerifier`, its checker built with :class:`FreshOCSPCache`),
+  :class:`PlatformVerification` (a platform operator client) and
   :class:`OIDCVerification` (the Digital Authentication App's sign transaction).
 * Storage: :class:`ConfirmationRecordRepository` and :class:`SQLRecordRepository` (SQLite default,
   PostgreSQL by URL), append-only in code and in the database, exportable as JSON lines.
@@ -22,6 +23,7 @@ from .record import (
     RelationshipEnd,
     RetentionProfile,
     VerifierIdentity,
+    contains_individual_number,
     looks_like_individual_number,
     record_to_json_line,
     retention_for,
@@ -31,6 +33,7 @@ from .service import KYC_PURPOSE, KycService
 from .verification import (
     CMSSignature,
     DirectVerification,
+    FreshOCSPCache,
     OIDCVerification,
     PlatformCMSVerifier,
     PlatformSignatureVerifier,
@@ -40,6 +43,7 @@ from .verification import (
     SignatureVerification,
     SignedEvidence,
     require_ekyc_policy,
+    require_fresh_revocation,
 )
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "ConfirmationRecord",
     "ConfirmationRecordRepository",
     "DirectVerification",
+    "FreshOCSPCache",
     "KycMethod",
     "KycService",
     "OIDCVerification",
@@ -64,9 +69,11 @@ __all__ = [
     "SignatureVerification",
     "SignedEvidence",
     "VerifierIdentity",
+    "contains_individual_number",
     "load_jsonl",
     "looks_like_individual_number",
     "record_to_json_line",
     "require_ekyc_policy",
+    "require_fresh_revocation",
     "retention_for",
 ]

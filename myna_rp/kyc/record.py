@@ -16,7 +16,7 @@ Sources:
   through 2033-03-31.
 
 A record never holds a My Number (個人番号): the JPKI certificates carry none and the customer reference
-is refused when it has the shape of one (:func:`looks_like_individual_number`). Its ``repr`` names no
+is refused when it contains the shape of one (:func:`contains_individual_number`). Its ``repr`` names no
 personal data.
 """
 
@@ -25,9 +25,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID
@@ -41,6 +42,8 @@ from ..revocation.status import CertStatus, RevocationReason, RevocationSource, 
 
 #: Version of the JSON document of a record (:meth:`ConfirmationRecord.to_json`).
 RECORD_FORMAT = "myna_rp.kyc.confirmation_record/1"
+#: Japan Standard Time: the calendar of relationship ends (契約が終了した日) and of retention deadlines.
+JST = timezone(timedelta(hours=9), "JST")
 _MAX_REFERENCE_CHARS = 255
 
 
@@ -150,6 +153,8 @@ class RelationshipEnd:
     recorded_at: datetime
 
     def __post_init__(self) -> None:
+        if isinstance(self.ended_on, datetime) or not isinstance(self.ended_on, date):
+            raise MalformedInputError("ended_on must be a datetime.date (a calendar day), not a datetime")
         require_aware(self.recorded_at)
 
 
@@ -183,19 +188,11 @@ def retention_for(record: ConfirmationRecord, events: Sequence[RelationshipEnd])
     return RecordRetention(record.retention, ended_on, record.retention.retain_until(ended_on))
 
 
-def looks_like_individual_number(value: str) -> bool:
-    """True when ``value`` is 12 digits with a valid My Number check digit (個人番号, 番号法施行令 第8条).
-
-    Used to refuse a My Number where a customer reference is expected: private businesses must not keep
-    it for eKYC (domain-jpki.md, "Legal context").
-    """
-    digits = value.strip().replace("-", "").replace(" ", "")
-    if len(digits) != 12 or not digits.isascii() or not digits.isdigit():
-        return False
-    base = digits[:11]
+def _check_digit_ok(digits: str) -> bool:
+    """The My Number check digit (番号法施行令 第8条) of 12 ASCII digits."""
     total = 0
     for n in range(1, 12):
-        p = int(base[11 - n])  # P_n counts from the right of the 11-digit base
+        p = int(digits[11 - n])  # P_n counts from the right of the 11-digit base
         q = n + 1 if n <= 6 else n - 5
         total += p * q
     remainder = total % 11
@@ -203,18 +200,94 @@ def looks_like_individual_number(value: str) -> bool:
     return check == int(digits[11])
 
 
+#: Kanji numerals written digit by digit (〇一二…九), read as digits.
+_KANJI_DIGITS = "〇一二三四五六七八九"
+#: Unicode categories that end a digit run: letters, except modifier letters (Lm: the long-vowel mark
+#: ``ー`` often stands for a hyphen in Japanese text).
+_RUN_BREAKERS = frozenset({"Lu", "Ll", "Lt", "Lo"})
+
+
+def _digit_runs(value: str) -> list[str]:
+    """The runs of decimal digits in ``value`` after NFKC normalisation, as ASCII.
+
+    Any decimal digit counts (full-width ``１``, Arabic-Indic, …: Unicode category Nd; and the kanji
+    numerals 〇一二三四五六七八九). A run is broken only by a letter (categories Lu, Ll, Lt, Lo); every
+    other character — spaces, hyphens and dashes of every kind (``-``, ``‐``, ``ー``, ``−``), dots,
+    slashes, underscores, zero-width and control characters — is skipped, so ``1234-5678-9018`` and
+    ``1234\u200b5678 9018`` are the run ``123456789018``.
+    """
+    runs: list[str] = []
+    current: list[str] = []
+    for char in unicodedata.normalize("NFKC", value):
+        digit = unicodedata.decimal(char, None)
+        if digit is None and char in _KANJI_DIGITS:
+            digit = _KANJI_DIGITS.index(char)
+        if digit is not None:
+            current.append(str(digit))
+        elif unicodedata.category(char) in _RUN_BREAKERS:
+            if current:
+                runs.append("".join(current))
+            current = []
+    if current:
+        runs.append("".join(current))
+    return runs
+
+
+def looks_like_individual_number(value: str) -> bool:
+    """True when ``value`` *is* a My Number (個人番号, 番号法施行令 第8条): after NFKC normalisation and
+    with separators removed (see :func:`contains_individual_number`), exactly 12 digits with a valid
+    check digit and nothing else.
+    """
+    if not isinstance(value, str):
+        return False
+    runs = _digit_runs(value)
+    if len(runs) != 1 or len(runs[0]) != 12:
+        return False
+    normalised = unicodedata.normalize("NFKC", value)
+    if any(unicodedata.category(c) in _RUN_BREAKERS and c not in _KANJI_DIGITS for c in normalised):
+        return False
+    return _check_digit_ok(runs[0])
+
+
+def contains_individual_number(value: str) -> bool:
+    """True when ``value`` contains something shaped like a My Number (個人番号): any 12 consecutive digits
+    with a valid check digit (番号法施行令 第8条) in a digit run of ``value`` (:func:`_digit_runs`: NFKC,
+    full-width and other decimal digits, separators and invisible characters skipped, letters break runs).
+
+    Used to refuse a My Number where a customer reference is expected: private businesses must not keep
+    it for eKYC (domain-jpki.md, "Legal context"), and a prefix (``MN123456789018``), full-width digits or
+    a Unicode hyphen must not smuggle one in.
+
+    The trade-off: one 12-digit window in eleven passes the check digit by chance, so a reference with a
+    run of 12 or more digits is refused with probability about 1 − (10/11)^(run − 11) (a 12-digit run:
+    9 %; a 16-digit run: 38 %) even when it is not a My Number. Use references that keep digit runs
+    shorter than 12 — e.g. letters between digit groups (``C2024-A000123``) or a random token such as
+    ``cus_`` + ``secrets.token_urlsafe(16)``. There is deliberately no opt-out: the check also runs when a
+    stored record is read back.
+    """
+    if not isinstance(value, str):
+        return False
+    for run in _digit_runs(value):
+        for start in range(len(run) - 11):
+            if _check_digit_ok(run[start : start + 12]):
+                return True
+    return False
+
+
 def validate_customer_reference(value: str) -> str:
     """Return ``value`` if usable as a customer reference; raise :class:`MalformedInputError` otherwise.
 
-    Non-empty, at most 255 characters, and not shaped like a My Number (:func:`looks_like_individual_number`).
+    Non-empty, at most 255 characters, and containing nothing shaped like a My Number
+    (:func:`contains_individual_number`, with its documented false positives).
     """
     if not isinstance(value, str) or not value.strip():
         raise MalformedInputError("customer_reference must be a non-empty string")
     if len(value) > _MAX_REFERENCE_CHARS:
         raise MalformedInputError(f"customer_reference is longer than {_MAX_REFERENCE_CHARS} characters")
-    if looks_like_individual_number(value):
+    if contains_individual_number(value):
         raise MalformedInputError(
-            "customer_reference has the shape of a My Number (個人番号): use your own customer id"
+            "customer_reference contains 12 digits shaped like a My Number (個人番号): use your own "
+            "customer id, with fewer than 12 digits in a row"
         )
     return value
 

@@ -1,8 +1,10 @@
 """Where confirmation records (確認記録) live: a small interface and its SQLAlchemy 2 implementation.
 
 Records are **append-only**: the interface has no update or delete, and the database refuses them too —
-SQLite triggers ``RAISE(ABORT)`` on ``UPDATE``/``DELETE``; PostgreSQL a trigger function raising
-``restrict_violation`` on ``UPDATE``/``DELETE`` (row level) and ``TRUNCATE`` (statement level). The end
+SQLite triggers ``RAISE(ABORT)`` on ``UPDATE``/``DELETE`` and on an ``INSERT`` whose key already exists
+(``INSERT OR REPLACE`` would otherwise delete and rewrite a row without firing the delete trigger);
+PostgreSQL a trigger function raising ``restrict_violation`` on ``UPDATE``/``DELETE`` (row level, which
+also covers ``INSERT … ON CONFLICT DO UPDATE`` and ``MERGE``) and ``TRUNCATE`` (statement level). The end
 of a customer relationship, which starts the retention period (犯罪収益移転防止法 第6条第2項), is itself an
 appended event (:class:`~myna_rp.kyc.record.RelationshipEnd`); the deadline is computed, never written
 into a record.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
@@ -41,6 +44,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     insert,
     select,
     text,
@@ -53,6 +57,7 @@ from sqlalchemy.types import TypeDecorator
 from ..clock import require_aware
 from ..errors import MalformedInputError, RecordStoreError
 from .record import (
+    JST,
     ConfirmationRecord,
     RecordRetention,
     RelationshipEnd,
@@ -87,7 +92,12 @@ class ConfirmationRecordRepository(Protocol):
     def end_relationship(
         self, customer_reference: str, *, ended_on: date, recorded_at: datetime
     ) -> RelationshipEnd:
-        """Append the event "the relationship with this customer ended on ``ended_on``"."""
+        """Append the event "the relationship with this customer ended on ``ended_on``".
+
+        ``ended_on`` is a calendar day (a :class:`datetime.date`, not a ``datetime``) in Japan time, not
+        before the day the customer's first confirmation record was made; the customer must have one.
+        Otherwise :class:`~myna_rp.errors.MalformedInputError` and nothing is stored.
+        """
         ...
 
     def relationship_ends(self, customer_reference: str) -> list[RelationshipEnd]:
@@ -157,12 +167,41 @@ _CHUNK = 500
 _DDL_LOCK_KEY = 0x6B796331
 
 
-def _sqlite_triggers(table: str) -> list[str]:
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The columns with a UNIQUE or PRIMARY KEY constraint per append-only table: the keys an
+#: ``INSERT OR REPLACE`` could collide with.
+_UNIQUE_COLUMNS = {RECORDS_TABLE: ("seq", "record_id"), ENDS_TABLE: ("seq", "event_id")}
+
+
+def sqlite_append_only_triggers(table: str, unique_columns: Sequence[str]) -> list[str]:
+    """The SQLite triggers that make ``table`` append-only (literal SQL; names are our own constants).
+
+    ``BEFORE UPDATE`` and ``BEFORE DELETE`` abort. That is not enough: ``INSERT OR REPLACE`` / ``REPLACE``
+    resolves a key conflict by deleting the old row *without* firing delete triggers (SQLite's recursive
+    triggers are off by default), so a ``BEFORE INSERT`` trigger also aborts when a row with one of the
+    ``unique_columns`` already exists. An upsert (``ON CONFLICT DO UPDATE``) fires the update trigger.
+    The abort is an SQLite constraint error (``sqlite3.IntegrityError``).
+
+    Raises:
+        ValueError: a name that is not a plain SQL identifier (they are pasted into the SQL).
+    """
+    if not all(_IDENTIFIER.fullmatch(name) for name in (table, *unique_columns)) or not unique_columns:
+        raise ValueError("table and column names must be plain SQL identifiers")
+    clash = " OR ".join(f"{column} = NEW.{column}" for column in unique_columns)
     return [
-        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-        for verb in ("UPDATE", "DELETE")
+        *(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ),
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "  # noqa: S608 - our constants
+        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {clash}) "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
     ]
+
+
+def _sqlite_triggers(table: str) -> list[str]:
+    return sqlite_append_only_triggers(table, _UNIQUE_COLUMNS[table])
 
 
 _PG_FUNCTION = """
@@ -324,13 +363,36 @@ class SQLRecordRepository:
     ) -> RelationshipEnd:
         """Append a relationship-end event (corrections are later events; nothing is overwritten).
 
+        ``ended_on`` (契約が終了した日) is a calendar day in Japan time (JST, UTC+9: the day the law
+        counts from). It must be a :class:`datetime.date` — a ``datetime`` is refused rather than
+        truncated in some time zone — and not earlier than the JST day on which the customer's first
+        confirmation record was made: a relationship cannot end before it began, and such a date would put
+        the retention deadline (``retain_until``) in the past. A later day (a closing already scheduled)
+        is accepted.
+
         Raises:
-            MalformedInputError: a bad customer reference.
+            MalformedInputError: a bad customer reference; ``ended_on`` not a date (or a datetime); no
+                confirmation record for this customer; ``ended_on`` before its first record's day.
             RecordStoreError: the database fails; nothing is written.
         """
         validate_customer_reference(customer_reference)
         ended = RelationshipEnd(uuid4(), customer_reference, ended_on, require_aware(recorded_at))
         with self._transaction("the relationship end could not be stored") as connection:
+            first = connection.execute(
+                select(func.min(_records.c.recorded_at)).where(
+                    _records.c.customer_reference == customer_reference
+                )
+            ).scalar_one_or_none()
+            if first is None:
+                raise MalformedInputError(
+                    "no confirmation record for this customer reference: nothing to end"
+                )
+            began = require_aware(first).astimezone(JST).date()
+            if ended_on < began:
+                raise MalformedInputError(
+                    f"ended_on {ended_on.isoformat()} is before the customer's first confirmation record "
+                    f"({began.isoformat()}, Japan time): a relationship cannot end before it began"
+                )
             connection.execute(
                 insert(_ends),
                 {

@@ -12,11 +12,33 @@ the certificate and that the certificate is not revoked, and at once makes a con
    attempt burns the challenge), has the signature verified by the configured
    :class:`~myna_rp.kyc.verification.SignatureVerification` (direct, platform or OIDC), checks — whatever
    the mode, failing closed — that the certificate is a signing certificate, that its revocation status is
-   GOOD and about this certificate, that the signed content is the challenge and that the verification was
-   made while the challenge was live, then appends a :class:`~myna_rp.kyc.record.ConfirmationRecord` to
-   the repository and returns it.
+   GOOD and about this certificate, that the signed content is the challenge, that the verification was
+   made while the challenge was live and that the **revocation evidence is fresh relative to the
+   challenge** (see below), then appends a :class:`~myna_rp.kyc.record.ConfirmationRecord` to the
+   repository and returns it.
 
 Nothing is recorded when any step fails.
+
+Fresh revocation evidence
+-------------------------
+
+An OCSP answer may be cached until its nextUpdate (RFC 6960 §4.2.2.1; about 15 minutes for J-LIS), so a
+verifier that reuses one would confirm a certificate that was revoked after an *earlier* check (a customer
+who moved, 異動等失効, minutes ago). The law asks to confirm the certificate is not revoked when the
+customer sends it, so the service requires, in every mode:
+
+* an OCSP answer **produced** (``producedAt``; ``thisUpdate`` when the source gave none) no earlier than
+  ``challenge.issued_at - revocation_skew`` (default 1 minute): a query made for this challenge, not a
+  cached one. Data lag inside the responder (J-LIS: at most 15 minutes) is the source's, as accepted by the
+  law; an answer *reused by the RP* is not;
+* a CRL answer whose ``thisUpdate`` is no older than ``crl_max_age`` (default 25 hours: J-LIS issues the
+  CRL daily) before the challenge. A CRL cannot be fresher than its issue; use OCSP (``REQUIRE`` consults
+  it first) to see revocations of the last hours.
+
+Anything else is ``REVOCATION_UNAVAILABLE`` (fail closed). In direct mode build the verifier's
+:class:`~myna_rp.revocation.RevocationChecker` with ``cache=FreshOCSPCache(clock)``
+(:class:`~myna_rp.kyc.FreshOCSPCache`), which never reuses an OCSP answer; with the default in-memory cache
+the second eKYC of one certificate within an answer's lifetime is refused with that reason.
 """
 
 from __future__ import annotations
@@ -60,6 +82,7 @@ from .verification import (
     RawSignature,
     SignatureVerification,
     SignedEvidence,
+    require_fresh_revocation,
     wrong_kind,
 )
 
@@ -83,9 +106,14 @@ class KycService:
         challenge_ttl: the challenges' lifetime (the store's default when ``None``).
         max_clock_skew: tolerance between the verifier's clock and ours when checking that the
             verification was made while the challenge was live.
+        revocation_skew: how much earlier than the challenge's ``issued_at`` an OCSP answer may have been
+            produced (clock differences with the responder); small on purpose (default 1 minute).
+        crl_max_age: how much earlier than the challenge's ``issued_at`` a CRL answer's ``thisUpdate`` may
+            be (default 25 hours: J-LIS issues the CRL daily); ``None`` refuses CRL evidence altogether.
 
     Raises:
-        ConfigurationError: a verifier that does not implement :class:`SignatureVerification`.
+        ConfigurationError: a verifier that does not implement :class:`SignatureVerification`; a negative
+            ``revocation_skew`` or a non-positive ``crl_max_age``.
     """
 
     def __init__(
@@ -100,9 +128,17 @@ class KycService:
         keep_certificate: bool = False,
         challenge_ttl: timedelta | None = None,
         max_clock_skew: timedelta = timedelta(minutes=5),
+        revocation_skew: timedelta = timedelta(minutes=1),
+        crl_max_age: timedelta | None = timedelta(hours=25),
     ) -> None:
         if not isinstance(verifier, SignatureVerification):
             raise ConfigurationError("verifier must implement SignatureVerification (mode, verify)")
+        if not isinstance(revocation_skew, timedelta) or revocation_skew < timedelta(0):
+            raise ConfigurationError("revocation_skew must be a non-negative timedelta")
+        if crl_max_age is not None and (
+            not isinstance(crl_max_age, timedelta) or crl_max_age <= timedelta(0)
+        ):
+            raise ConfigurationError("crl_max_age must be a positive timedelta or None")
         self._challenges = challenges
         self._verifier = verifier
         self._records = records
@@ -112,6 +148,8 @@ class KycService:
         self._keep_certificate = keep_certificate
         self._ttl = challenge_ttl
         self._skew = max_clock_skew
+        self._revocation_skew = revocation_skew
+        self._crl_max_age = crl_max_age
 
     @property
     def profile(self) -> RetentionProfile:
@@ -143,6 +181,7 @@ class KycService:
         certificate: bytes | x509.Certificate | None = None,
         cms: bytes | None = None,
         verification: IdentityVerification | None = None,
+        holder_user_id: str | None = None,
     ) -> ConfirmationRecord:
         """Finish the eKYC: consume the challenge, verify, record.
 
@@ -154,6 +193,11 @@ class KycService:
             session_id: the session the challenge was issued to.
             challenge_value: the 32 challenge bytes the customer signed.
             customer_reference: the RP's customer or account id (never a My Number).
+            holder_user_id: when given, the verifier's ``user_id`` for the signing certificate (platform
+                mode: the platform's 利用者ID; OIDC: the pairwise ``sub``) must equal it — e.g. the user ID
+                the platform returned for the user-authentication certificate presented in the same
+                session, so both certificates are proven to be one holder's. Checked before anything is
+                recorded; a result without a ``user_id`` (direct mode) fails it.
 
         Returns:
             The stored :class:`ConfirmationRecord`.
@@ -164,15 +208,27 @@ class KycService:
             VerificationError: SIGNATURE_INVALID (also: the signed content is not the challenge),
                 WRONG_CERTIFICATE_KIND, UNTRUSTED_ISSUER, CERTIFICATE_EXPIRED, …
             CertificateRevokedError: CERTIFICATE_REVOKED / CERTIFICATE_ON_HOLD.
-            RevocationUnavailableError: no GOOD answer, or one not made while the challenge was live.
+            RevocationUnavailableError: no GOOD answer, one not made while the challenge was live, or
+                revocation evidence older than the challenge (a reused OCSP answer; see the module
+                docstring).
             PlatformError: from the platform adapter.
             RecordStoreError: the record could not be stored (nothing stored).
+            VerificationError: HOLDER_MISMATCH — ``holder_user_id`` given and not the signer's.
         """
         validate_customer_reference(customer_reference)
         evidence = _evidence(signature, certificate, cms, verification)
         challenge = self._challenges.consume(challenge_value, session_id=session_id, purpose=KYC_PURPOSE)
         result = self._verifier.verify(challenge.value, evidence)
         self._check(result, challenge)
+        if holder_user_id is not None and (
+            result.user_id is None
+            or not hmac.compare_digest(result.user_id.encode("utf-8"), holder_user_id.encode("utf-8"))
+        ):
+            raise VerificationError(
+                "the signing certificate's holder is not the holder expected in this session (another "
+                "person's certificate, e.g. a relayed challenge)",
+                reason=Reason.HOLDER_MISMATCH,
+            )
         der = self._certificate_der(evidence, result) if self._keep_certificate else None
         record = ConfirmationRecord(
             record_id=uuid4(),
@@ -198,8 +254,14 @@ class KycService:
         """Append "the relationship ended on ``ended_on``": the records' retention deadline becomes
         ``profile.retain_until(ended_on)`` (7 years for banks, 3 for telecom).
 
+        ``ended_on`` is a :class:`datetime.date` in Japan time (契約が終了した日), not before the day of
+        the customer's first confirmation record (see :meth:`SQLRecordRepository.end_relationship
+        <myna_rp.kyc.SQLRecordRepository.end_relationship>`).
+
         Raises:
-            MalformedInputError, RecordStoreError.
+            MalformedInputError: a bad reference, a ``datetime``, no record for this customer, or a day
+                before its first record.
+            RecordStoreError: the database failed (nothing stored).
         """
         return self._records.end_relationship(
             customer_reference, ended_on=ended_on, recorded_at=require_aware(self._clock.now())
@@ -240,6 +302,12 @@ class KycService:
                 "the verification was not made while the challenge was live: its revocation answer "
                 "does not cover this signature"
             )
+        require_fresh_revocation(
+            status,
+            challenge.issued_at,
+            revocation_skew=self._revocation_skew,
+            crl_max_age=self._crl_max_age,
+        )
 
     def _certificate_der(self, evidence: SignedEvidence, result: IdentityVerification) -> bytes:
         """The DER of the verified certificate, found in the evidence by its fingerprint (fail closed)."""

@@ -16,16 +16,28 @@ What the customer sends is one of three evidence shapes: :class:`RawSignature` (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from cryptography import x509
 
+from ..clock import Clock
 from ..encoding import load_certificate
-from ..errors import ConfigurationError, MalformedInputError, MynaRPError, Reason, VerificationError
+from ..errors import (
+    ConfigurationError,
+    MalformedInputError,
+    MynaRPError,
+    Reason,
+    RevocationUnavailableError,
+    VerificationError,
+)
 from ..identity import IdentityVerification, VerificationMode
 from ..jpki.profile import CertificateKind, PolicyRules, classify
 from ..jpki.verifier import JPKIVerification, JPKIVerifier
+from ..revocation.cache import MemoryRevocationCache
+from ..revocation.crl import CRLIndex
 from ..revocation.policy import RevocationPolicy
+from ..revocation.status import RevocationSource, RevocationStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +111,80 @@ def require_ekyc_policy(policy: RevocationPolicy) -> RevocationPolicy:
             "(or another hard-fail policy)"
         )
     return policy
+
+
+class FreshOCSPCache:
+    """A :class:`~myna_rp.revocation.RevocationCache` that keeps CRLs but never an OCSP answer.
+
+    Build the eKYC verifier's checker with it (``RevocationChecker(..., cache=FreshOCSPCache(clock))``):
+    an OCSP answer may otherwise be reused until its nextUpdate (RFC 6960 §4.2.2.1; 15 minutes for J-LIS),
+    so a certificate revoked after an earlier check (a move, 異動等失効; a phone reported lost) would still
+    pass, and :class:`~myna_rp.kyc.KycService` refuses such a reused answer (``REVOCATION_UNAVAILABLE``).
+    With this cache every verification asks the responder afresh — one round trip, cheap next to a
+    customer's signature. CRLs (large, issued daily) are kept in memory until their nextUpdate.
+
+    Args:
+        clock: the time source of the CRL entries' expiry.
+        max_crl_entries: most indexed CRLs kept (least recently used evicted first; each can be large).
+    """
+
+    def __init__(self, clock: Clock, *, max_crl_entries: int = 8) -> None:
+        self._crls = MemoryRevocationCache(clock=clock, max_crl_entries=max_crl_entries)
+
+    def get_ocsp(self, key: bytes) -> RevocationStatus | None:
+        """Always ``None``: no OCSP answer is ever reused."""
+        return None
+
+    def put_ocsp(self, key: bytes, status: RevocationStatus, *, expires_at: datetime) -> None:
+        """Drops the answer."""
+        return None
+
+    def get_crl(self, key: bytes) -> CRLIndex | None:
+        return self._crls.get_crl(key)
+
+    def put_crl(self, key: bytes, index: CRLIndex, *, expires_at: datetime) -> None:
+        self._crls.put_crl(key, index, expires_at=expires_at)
+
+
+def require_fresh_revocation(
+    status: RevocationStatus,
+    issued_at: datetime,
+    *,
+    revocation_skew: timedelta = timedelta(minutes=1),
+    crl_max_age: timedelta | None = timedelta(hours=25),
+) -> None:
+    """Fail closed unless ``status`` was obtained for a challenge issued at ``issued_at``.
+
+    * OCSP: produced (``producedAt``; ``thisUpdate`` when absent) no earlier than ``issued_at -
+      revocation_skew``. An answer made for an earlier check and reused from a cache (RFC 6960 §4.2.2.1
+      allows reuse until nextUpdate) would miss a revocation in between — a customer who moved
+      (異動等失効) or a phone reported lost minutes ago. The responder's own data lag (J-LIS: at most
+      15 minutes) is the source's and is accepted.
+    * CRL: ``thisUpdate`` no earlier than ``issued_at - crl_max_age`` (J-LIS issues the CRL daily: 25 hours
+      by default); ``crl_max_age=None`` refuses CRL evidence.
+    * anything else (no source): refused.
+
+    Raises:
+        RevocationUnavailableError: the evidence is older than that (``REVOCATION_UNAVAILABLE``).
+    """
+    if status.source is RevocationSource.OCSP:
+        made = status.produced_at if status.produced_at is not None else status.this_update
+        if made is None or made < issued_at - revocation_skew:
+            raise RevocationUnavailableError(
+                "the OCSP answer was produced before this challenge was issued (a cached answer): the "
+                "check needs revocation evidence obtained for this signature — build the verifier's "
+                "RevocationChecker with cache=FreshOCSPCache(clock) (myna_rp.kyc)"
+            )
+        return
+    if status.source is RevocationSource.CRL and crl_max_age is not None:
+        if status.this_update is None or status.this_update < issued_at - crl_max_age:
+            raise RevocationUnavailableError(
+                "the CRL is older than accepted (crl_max_age before the challenge): fetch the current "
+                "CRL, or use OCSP"
+            )
+        return
+    source = status.source.value if status.source is not None else "none"
+    raise RevocationUnavailableError(f"revocation evidence from source {source} is not accepted here")
 
 
 def wrong_kind() -> VerificationError:

@@ -7,7 +7,9 @@
   basic four attributes of a consenting holder.
 * :class:`PrivateKeyJWT` / :class:`APIKey` — client credentials; :class:`RetryPolicy` — retries of
   idempotent calls.
-* :class:`WebhookVerifier` — the platform's signed webhooks (Standard Webhooks scheme, replay window).
+* :class:`WebhookVerifier` — the platform's signed webhooks (Standard Webhooks scheme, replay window;
+  ``verify(..., mark=False)`` + :meth:`WebhookVerifier.mark_processed` to record an event only once it is
+  stored).
 * :class:`MynaOIDCClient` / :class:`AsyncMynaOIDCClient` — OpenID Connect relying party for the Digital
   Authentication App (デジタル認証アプリ) on authlib: login with PKCE and private_key_jwt, and document
   signing through sign transactions (:func:`verify_signature_result` gives ``mode=OIDC``).
@@ -36,6 +38,7 @@ from .oidc import (
     OIDCSettings,
     PartialAttributes,
     ProviderMetadata,
+    ServiceTokenRefusedError,
     SignatureResult,
     SignTransaction,
     digest_info_sha256,
@@ -43,6 +46,7 @@ from .oidc import (
 )
 from .webhook import (
     MemorySeenEventStore,
+    ProcessedEventStore,
     SeenEventStore,
     WebhookEvent,
     WebhookEventType,
@@ -68,9 +72,11 @@ __all__ = [
     "PlatformChallenge",
     "PlatformClient",
     "PrivateKeyJWT",
+    "ProcessedEventStore",
     "ProviderMetadata",
     "RetryPolicy",
     "SeenEventStore",
+    "ServiceTokenRefusedError",
     "SignTransaction",
     "SignatureResult",
     "WebhookEvent",

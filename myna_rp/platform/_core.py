@@ -61,6 +61,7 @@ from ..errors import (
 from ..identity import AuthenticationVerification, CertificateSummary, IdentityVerification, VerificationMode
 from ..jpki.attributes import BasicFourAttributes, Gender, parse_date_of_birth
 from ..jpki.profile import CertificateKind, FormFactor
+from ..jpki.verifier import is_consent_structure
 from ..revocation.status import CertStatus, RevocationReason, RevocationSource, RevocationStatus
 
 T = TypeVar("T")
@@ -267,11 +268,14 @@ class CertificateStatusResult:
         certificate: the certificate summary.
         revocation: the status (``GOOD``, ``REVOKED`` with reason and time, ``ON_HOLD``), source OCSP.
         checked_at: when the platform checked (aware UTC).
+        ocsp_response: the DER OCSPResponse (RFC 6960 §4.2.1) the platform based the status on, when it
+            sent one (evidence to keep), else ``None``.
     """
 
     certificate: CertificateSummary
     revocation: RevocationStatus
     checked_at: datetime
+    ocsp_response: bytes | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -313,6 +317,7 @@ class _RevocationWire(_Model):
     this_update: AwareDatetime
     next_update: AwareDatetime | None = None
     produced_at: AwareDatetime
+    ocsp_response: str | None = Field(default=None, max_length=64 * 1024, pattern=_B64)
 
 
 class _SignatureWire(_Model):
@@ -412,6 +417,10 @@ def _revocation(wire: _RevocationWire, serial_number: int) -> RevocationStatus:
     )
 
 
+def _ocsp_bytes(wire: _RevocationWire) -> bytes | None:
+    return _b64decode(wire.ocsp_response) if wire.ocsp_response else None
+
+
 @overload
 def _utc(value: datetime) -> datetime: ...
 @overload
@@ -443,12 +452,17 @@ def media_type(headers: Mapping[str, str]) -> str:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a ``Retry-After`` value (delta-seconds or HTTP-date, RFC 9110 §10.2.3), or ``None``."""
+    """Seconds from a ``Retry-After`` value (delta-seconds or HTTP-date, RFC 9110 §10.2.3), or ``None``.
+
+    The one parser of the package (the platform client and the OpenID client share it). Delta-seconds are
+    ASCII digits only; an HTTP-date in the past gives ``0.0``; anything else (a negative or fractional
+    number, a date without zone, garbage) gives ``None``. Never raises.
+    """
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(int(text))
+    if text.isascii() and text.isdigit():  # str.isdigit alone accepts "²", "١" … (not delta-seconds)
+        return float(int(text)) if len(text) <= 15 else 1e15  # no OverflowError on absurd values
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -578,6 +592,12 @@ class PlatformCore:
         status = response.status_code
         if 200 <= status < 300:
             return self._success(call, response)
+        if 300 <= status < 400:
+            # Redirects are never followed (the API key or bearer token would go to the new origin, and
+            # its answer would be taken for the platform's): a typed failure, no retry.
+            return Fail(
+                _invalid(f"the platform answered with a redirect (HTTP {status})", status_code=status)
+            )
         if status in _RETRYABLE_STATUS:
             return self._unavailable(call, response, attempt)
         if status >= 500:
@@ -745,6 +765,7 @@ class PlatformCore:
             verified_at=_utc(wire.verified_at),
             signed_content=signed,
             user_id=wire.user_id,
+            ocsp_response=_ocsp_bytes(wire.revocation),
         )
 
     def challenge_call(self) -> Call[PlatformChallenge]:
@@ -752,6 +773,8 @@ class PlatformCore:
             wire = _ChallengeWire.model_validate(body)
             nonce = _b64decode(wire.nonce)
             _require(16 <= len(nonce) <= 64, "nonce length")
+            # Domain separation: a login never signs a consent structure (docs/platform_operator.md).
+            _require(not is_consent_structure(nonce), "a consent structure offered as a login nonce")
             return PlatformChallenge(wire.challenge_id, nonce, _utc(wire.expires_at))
 
         return Call("challenge", "POST", "/authentication/challenges", parse)
@@ -759,6 +782,10 @@ class PlatformCore:
     def verify_authentication_call(
         self, *, challenge: PlatformChallenge, signature: bytes, certificate: bytes
     ) -> Call[AuthenticationVerification]:
+        if is_consent_structure(challenge.nonce):
+            raise ChallengeError(
+                "a platform consent structure is not a login challenge", reason=Reason.CHALLENGE_MISMATCH
+            )
         certificate_sha256 = hashlib.sha256(certificate).hexdigest()
 
         def parse(body: Any) -> AuthenticationVerification:
@@ -777,6 +804,7 @@ class PlatformCore:
                 revocation=revocation,
                 verified_at=_utc(wire.verified_at),
                 challenge=challenge.nonce,
+                ocsp_response=_ocsp_bytes(wire.revocation),
             )
 
         payload = {
@@ -803,7 +831,10 @@ class PlatformCore:
             summary = _summary(wire.certificate)
             _require(summary.serial_number == serial_number, "an answer about another certificate")
             return CertificateStatusResult(
-                summary, _revocation(wire.revocation, summary.serial_number), _utc(wire.checked_at)
+                summary,
+                _revocation(wire.revocation, summary.serial_number),
+                _utc(wire.checked_at),
+                ocsp_response=_ocsp_bytes(wire.revocation),
             )
 
         path = f"/certificates/{serial_number:x}/status"

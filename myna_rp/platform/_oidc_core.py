@@ -7,7 +7,8 @@ under a size cap). :class:`myna_rp.platform.oidc.MynaOIDCClient` and
 
 Standards, and what is checked where:
 
-* Discovery (OIDC Discovery 1.0 §4): ``issuer`` must equal the configured issuer (§4.3); ES256 must be
+* Discovery (OIDC Discovery 1.0 §4): ``issuer`` must equal the configured issuer (§4.3; else
+  ``OIDC_PROVIDER_ERROR``: a configuration problem of the provider or of the RP, not a token); ES256 must be
   among ``id_token_signing_alg_values_supported``; ``S256`` among ``code_challenge_methods_supported`` and
   ``private_key_jwt`` among ``token_endpoint_auth_methods_supported`` when the provider lists them.
 * Authorization request (OIDC Core §3.1.2.1) built with authlib's sans-IO ``OAuth2Client``: ``state`` and
@@ -15,21 +16,29 @@ Standards, and what is checked where:
   ``authorization_details`` naming a sign transaction. Everything the callback step needs is returned to
   the caller as a :class:`LoginState` (no server-side store).
 * Callback (RFC 6749 §4.1.2): ``state`` compared in constant time (``OIDC_STATE_MISMATCH``); RFC 9207
-  ``iss`` checked when present (mix-up defence); ``error`` → :class:`OIDCProviderError`.
+  ``iss`` checked when present, and required when the provider advertises
+  ``authorization_response_iss_parameter_supported`` (§2.4; mix-up defence); ``error`` →
+  :class:`OIDCProviderError`.
 * Token request (RFC 6749 §4.1.3, §4.4): ``private_key_jwt`` client authentication (RFC 7523 §2.2, OIDC
   Core §9) with authlib's ``PrivateKeyJWT``; the assertion's ``iat``/``exp`` come from the :class:`Clock`.
 * ID token (OIDC Core §3.1.3.7): ``alg`` on an allow-list of exactly ES256 (``none``, HS256 and every other
   value refused before any key is used), signature against the provider's JWKS (joserfc), ``iss``, ``aud``
   (and ``azp`` when several audiences), ``exp``, ``iat`` (not in the future beyond the skew, not older than
-  :attr:`OIDCSettings.max_id_token_age`), ``nonce``, ``at_hash`` when present (§3.1.3.8), ``acr`` among the
+  :attr:`OIDCSettings.max_id_token_age`), ``nbf`` when present (not in the future beyond the skew, RFC 7519
+  §4.1.5), ``nonce``, ``at_hash`` when present (§3.1.3.8), ``acr`` among the
   requested ``acr_values``. Any failure: :class:`~myna_rp.errors.OIDCError` ``OIDC_TOKEN_INVALID`` (or
   ``OIDC_NONCE_MISMATCH``).
 * UserInfo (OIDC Core §5.3.2): ``sub`` must equal the ID token's; the claims of the granted scopes are
   mapped to :class:`~myna_rp.jpki.BasicFourAttributes` when all four are there, else to
   :class:`PartialAttributes` (claims defined in docs/oidc.md).
-* Transport answers: 5xx / 429 → :class:`~myna_rp.errors.PlatformError` ``PLATFORM_UNAVAILABLE``; bad JSON,
-  wrong content type → ``PLATFORM_RESPONSE_INVALID``; other 4xx problems → ``PLATFORM_REJECTED``;
-  ``invalid_client`` → :class:`OIDCProviderError` with reason ``CLIENT_AUTHENTICATION_FAILED``.
+* Transport answers: 5xx / 429 → :class:`~myna_rp.errors.PlatformError` ``PLATFORM_UNAVAILABLE`` (with
+  ``retry_after`` from ``Retry-After``, seconds or HTTP-date, parsed by the platform core's
+  :func:`~myna_rp.platform._core.parse_retry_after`); bad JSON, wrong content type, a redirect →
+  ``PLATFORM_RESPONSE_INVALID``; other 4xx problems → ``PLATFORM_REJECTED``; ``invalid_client`` at the token
+  endpoint → :class:`OIDCProviderError` with reason ``CLIENT_AUTHENTICATION_FAILED`` (the provider refuses
+  *us*); a sign-transaction call refusing our client-credentials *token* (401 ``invalid_token``) →
+  :class:`ServiceTokenRefusedError` (``OIDC_PROVIDER_ERROR``, ``error="invalid_token"``): the wrappers then
+  drop the cached token and retry once with a fresh one.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from ..clock import Clock, require_aware
 from ..errors import MalformedInputError, OIDCError, PlatformError, Reason
 from ..jpki.attributes import BasicFourAttributes, DateOfBirth, Gender, parse_date_of_birth
+from ._core import parse_retry_after
 
 #: The only ID-token signature algorithm accepted (the Digital Authentication App signs with ES256).
 ID_TOKEN_ALGORITHMS: frozenset[str] = frozenset({"ES256"})
@@ -179,6 +189,8 @@ class ProviderMetadata:
     userinfo_endpoint: str | None
     sign_transaction_endpoint: str | None
     acr_values_supported: tuple[str, ...]
+    #: RFC 9207 §3: the provider puts ``iss`` in every authorization response (then it is required).
+    authorization_response_iss_parameter_supported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +360,13 @@ class SignatureResult:
     acr: str | None
 
 
+class ServiceTokenRefusedError(OIDCProviderError):
+    """A sign-transaction call refused our client-credentials access token (401 ``invalid_token``, RFC 6750
+    §3.1): the token is stale (expired, revoked, forgotten by the provider) — not our client credentials.
+    ``reason`` ``OIDC_PROVIDER_ERROR``, ``error`` ``invalid_token``. The clients drop the cached token and
+    retry once with a fresh one; a second refusal is raised."""
+
+
 class UnknownSigningKeyError(OIDCError):
     """The ID token names a key the cached JWKS does not hold (the wrapper may refetch once)."""
 
@@ -514,6 +533,10 @@ class OIDCCore:
         token, expires = self._service_token
         return token if self.now() + self.settings.clock_skew < expires else None
 
+    def forget_service_token(self) -> None:
+        """Drop the cached client-credentials token (the provider refused it)."""
+        self._service_token = None
+
     def remember_service_token(self, tokens: TokenSet) -> str:
         lifetime = tokens.expires_at if tokens.expires_at is not None else self.now() + timedelta(minutes=1)
         self._service_token = (tokens.access_token, lifetime)
@@ -522,11 +545,15 @@ class OIDCCore:
     # -- answers ------------------------------------------------------------------------------------
 
     def accept_discovery(self, received: Received) -> ProviderMetadata:
-        body = _json_object(received, _JSON_TYPES, "discovery")
+        body = _json_object(received, _JSON_TYPES, "discovery", now=self.now())
         issuer = body.get("issuer")
         if issuer != self.issuer:
-            # OIDC Discovery §4.3: the issuer must be identical to the one the RP is configured with.
-            raise OIDCError("the discovery document names another issuer", reason=Reason.OIDC_TOKEN_INVALID)
+            # OIDC Discovery §4.3: the issuer must be identical to the one the RP is configured with. A
+            # configuration problem (the provider's issuer setting, or ours), not a token problem.
+            raise OIDCError(
+                "discovery names another issuer (check the provider's issuer setting)",
+                reason=Reason.OIDC_PROVIDER_ERROR,
+            )
         algs = body.get("id_token_signing_alg_values_supported")
         if not isinstance(algs, list) or "ES256" not in algs:
             raise PlatformError(
@@ -550,12 +577,16 @@ class OIDCCore:
             userinfo_endpoint=_url(body, "userinfo_endpoint", required=False),
             sign_transaction_endpoint=_url(body, "sign_transaction_endpoint", required=False),
             acr_values_supported=tuple(a for a in acr if isinstance(a, str)) if isinstance(acr, list) else (),
+            authorization_response_iss_parameter_supported=body.get(
+                "authorization_response_iss_parameter_supported"
+            )
+            is True,
         )
         self._metadata = (metadata, self.now())
         return metadata
 
     def accept_jwks(self, received: Received) -> KeySet:
-        body = _json_object(received, _JWKS_TYPES, "JWKS")
+        body = _json_object(received, _JWKS_TYPES, "JWKS", now=self.now())
         keys = body.get("keys")
         if not isinstance(keys, list):
             raise PlatformError("the JWKS has no keys array", reason=Reason.PLATFORM_RESPONSE_INVALID)
@@ -581,7 +612,7 @@ class OIDCCore:
 
     def accept_token(self, received: Received, *, expect_id_token: bool) -> TokenSet:
         """A token endpoint answer (RFC 6749 §5.1 / §5.2)."""
-        body = _json_object(received, _JSON_TYPES, "token", allow_error=True)
+        body = _json_object(received, _JSON_TYPES, "token", allow_error=True, now=self.now())
         if received.status_code != 200:
             _raise_oauth_error(received, body)
         access_token = body.get("access_token")
@@ -612,7 +643,7 @@ class OIDCCore:
             raise OIDCError(
                 "the provider refused the access token at userinfo", reason=Reason.OIDC_TOKEN_INVALID
             )
-        body = _json_object(received, _JSON_TYPES, "userinfo")
+        body = _json_object(received, _JSON_TYPES, "userinfo", now=self.now())
         if body.get("sub") != id_token.subject:
             # OIDC Core §5.3.2: the UserInfo sub MUST match the ID token's (token substitution).
             raise OIDCError("userinfo sub differs from the ID token's", reason=Reason.OIDC_TOKEN_INVALID)
@@ -662,13 +693,20 @@ class OIDCCore:
         return result
 
     def _transaction_body(self, received: Received) -> dict[str, Any]:
-        body = _json_object(received, _JSON_TYPES, "sign transaction", allow_error=True)
-        if received.status_code in (401, 403):
+        body = _json_object(received, _JSON_TYPES, "sign transaction", allow_error=True, now=self.now())
+        if received.status_code == 401:
+            # RFC 6750 §3.1 invalid_token: the access token is stale; our client credentials are fine
+            # until the token endpoint itself answers invalid_client.
+            raise ServiceTokenRefusedError(
+                "the provider refused our access token for sign transactions",
+                error="invalid_token",
+                status_code=401,
+            )
+        if received.status_code == 403:
             raise OIDCProviderError(
-                "the provider refused our token for sign transactions",
-                error=str(body.get("code", "invalid_token")),
-                status_code=received.status_code,
-                reason=Reason.CLIENT_AUTHENTICATION_FAILED,
+                "the provider refused our token for sign transactions (insufficient_scope)",
+                error="insufficient_scope",
+                status_code=403,
             )
         if received.status_code >= 400:
             raise PlatformError(
@@ -727,11 +765,20 @@ class OIDCCore:
         )
         return str(url), state
 
-    def parse_callback(self, callback: str | Mapping[str, str], state: LoginState) -> str:
+    def parse_callback(
+        self, callback: str | Mapping[str, str], state: LoginState, *, require_iss: bool | None = None
+    ) -> str:
         """The authorization code of a callback (URL or query parameters), after the ``state`` check.
 
+        Args:
+            require_iss: the provider advertises ``authorization_response_iss_parameter_supported``
+                (:attr:`ProviderMetadata.authorization_response_iss_parameter_supported`): a callback
+                without ``iss`` is then refused (RFC 9207 §2.4). ``None`` (default): as the last
+                discovery document this core accepted says (``False`` before any).
+
         Raises:
-            OIDCError: ``OIDC_STATE_MISMATCH``; ``OIDC_TOKEN_INVALID`` (RFC 9207 ``iss`` differs).
+            OIDCError: ``OIDC_STATE_MISMATCH``; ``OIDC_TOKEN_INVALID`` (RFC 9207 ``iss`` differs, or is
+                missing while required).
             OIDCProviderError: the callback carries ``error``.
         """
         if isinstance(callback, str):
@@ -745,6 +792,16 @@ class OIDCCore:
         if not secrets.compare_digest(received_state.encode(), state.state.encode()):
             raise OIDCError("the callback state differs from the one sent", reason=Reason.OIDC_STATE_MISMATCH)
         iss = params.get("iss")
+        if require_iss is None:
+            require_iss = (
+                self._metadata is not None
+                and self._metadata[0].authorization_response_iss_parameter_supported
+            )
+        if iss is None and require_iss:
+            raise OIDCError(
+                "the callback carries no iss although the provider sends it (RFC 9207 §2.4)",
+                reason=Reason.OIDC_TOKEN_INVALID,
+            )
         if iss is not None and iss != self.issuer:
             raise OIDCError(
                 "the callback comes from another issuer (RFC 9207)", reason=Reason.OIDC_TOKEN_INVALID
@@ -811,6 +868,10 @@ class OIDCCore:
             raise OIDCError("the ID token was issued in the future", reason=invalid)
         if issued_at < now - self.settings.max_id_token_age - skew:
             raise OIDCError("the ID token is too old", reason=invalid)
+        not_before = _numeric_date(claims, "nbf", required=False)
+        if not_before is not None and not_before > now + skew:
+            # RFC 7519 §4.1.5: not to be accepted before nbf.
+            raise OIDCError("the ID token is not valid yet (nbf)", reason=invalid)
         nonce = claims.get("nonce")
         if not isinstance(nonce, str) or not secrets.compare_digest(nonce.encode(), state.nonce.encode()):
             raise OIDCError("the ID token nonce differs from the one sent", reason=Reason.OIDC_NONCE_MISMATCH)
@@ -997,12 +1058,17 @@ def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> da
 
 
 def _json_object(
-    received: Received, media_types: Sequence[str], what: str, *, allow_error: bool = False
+    received: Received,
+    media_types: Sequence[str],
+    what: str,
+    *,
+    now: datetime,
+    allow_error: bool = False,
 ) -> dict[str, Any]:
     """The JSON object of an answer, after the status and content-type checks.
 
     ``allow_error``: 4xx answers are returned (the caller reads the OAuth/problem members) instead of
-    raising ``PLATFORM_REJECTED``.
+    raising ``PLATFORM_REJECTED``. ``now``: for an HTTP-date ``Retry-After``.
     """
     status = received.status_code
     if status == 429 or status >= 500:
@@ -1010,7 +1076,11 @@ def _json_object(
             f"the provider is unavailable ({what}: HTTP {status})",
             reason=Reason.PLATFORM_UNAVAILABLE,
             status_code=status,
-            retry_after=_retry_after(received.headers.get("retry-after")),
+            retry_after=parse_retry_after(received.headers.get("retry-after"), now),
+        )
+    if 300 <= status < 400:
+        raise PlatformError(
+            f"{what}: unexpected redirect", reason=Reason.PLATFORM_RESPONSE_INVALID, status_code=status
         )
     body: Any = None
     if received.content_type in media_types:
@@ -1036,10 +1106,6 @@ def _json_object(
             reason=Reason.PLATFORM_RESPONSE_INVALID,
             status_code=status,
         )
-    if status >= 300 and status < 400:
-        raise PlatformError(
-            f"{what}: unexpected redirect", reason=Reason.PLATFORM_RESPONSE_INVALID, status_code=status
-        )
     return body
 
 
@@ -1061,16 +1127,6 @@ def _raise_oauth_error(received: Received, body: Mapping[str, Any]) -> None:
         if error == "invalid_client"
         else Reason.OIDC_PROVIDER_ERROR,
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86400 else None
 
 
 def _url(body: Mapping[str, Any], name: str, *, required: bool = True) -> Any:
@@ -1120,6 +1176,7 @@ __all__ = [
     "PartialAttributes",
     "ProviderMetadata",
     "Received",
+    "ServiceTokenRefusedError",
     "SignTransaction",
     "SignatureResult",
     "TokenSet",

@@ -2,8 +2,10 @@
 
 Both take an injected httpx client (``httpx.Client`` / ``httpx.AsyncClient``) and never make one
 themselves. A client without timeouts is refused unless ``timeout=`` is given, which is then set on every
-request. Response bodies are read as a stream and abandoned as soon as they exceed
-``max_response_bytes`` (``PLATFORM_RESPONSE_INVALID``).
+request. Redirects are never followed, whatever the injected client's ``follow_redirects`` (every send
+passes ``follow_redirects=False``; a 3xx is ``PLATFORM_RESPONSE_INVALID``): the API key or bearer token
+must not travel to another origin, nor its answer pass for the platform's. Response bodies are read as a
+stream and abandoned as soon as they exceed ``max_response_bytes`` (``PLATFORM_RESPONSE_INVALID``).
 
 Switching an RP from direct verification to a platform operator is one line::
 
@@ -87,7 +89,8 @@ def _raw(response: httpx.Response, body: bytes) -> RawResponse:
 
 def _declared_too_large(response: httpx.Response, limit: int) -> bool:
     declared = response.headers.get("content-length")
-    return declared is not None and declared.isdigit() and int(declared) > limit
+    # ASCII digits only: str.isdigit() also accepts "²" and other digits int() cannot parse.
+    return declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit
 
 
 class _Base:
@@ -282,7 +285,7 @@ class PlatformClient(_Base):
                 data=dict(spec.form) if spec.form is not None else None,
                 timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
-            response = self._http.send(request, stream=True)
+            response = self._http.send(request, stream=True, follow_redirects=False)
             try:
                 if _declared_too_large(response, limit):
                     raise too_large(limit, response.status_code)
@@ -439,7 +442,7 @@ class AsyncPlatformClient(_Base):
                 data=dict(spec.form) if spec.form is not None else None,
                 timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
-            response = await self._http.send(request, stream=True)
+            response = await self._http.send(request, stream=True, follow_redirects=False)
             try:
                 if _declared_too_large(response, limit):
                     raise too_large(limit, response.status_code)

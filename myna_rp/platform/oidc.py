@@ -29,7 +29,8 @@ KYC with a sign transaction (the holder signs your document with the signing cer
 
 Errors: :class:`~myna_rp.errors.OIDCError` with reason ``OIDC_STATE_MISMATCH``, ``OIDC_NONCE_MISMATCH``,
 ``OIDC_TOKEN_INVALID`` or ``OIDC_PROVIDER_ERROR`` (:class:`OIDCProviderError`, with the OAuth ``error``;
-``CLIENT_AUTHENTICATION_FAILED`` for ``invalid_client``); transport problems
+``CLIENT_AUTHENTICATION_FAILED`` for ``invalid_client``; :class:`ServiceTokenRefusedError` for a refused
+client-credentials token; also a discovery document naming another issuer); transport problems
 :class:`~myna_rp.errors.PlatformError` ``PLATFORM_UNAVAILABLE`` (timeout, connection, 5xx, 429) or
 ``PLATFORM_RESPONSE_INVALID`` (bad JSON, wrong content type, oversized body); no exception of httpx,
 authlib or joserfc leaks.
@@ -38,7 +39,7 @@ authlib or joserfc leaks.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 import httpx
@@ -63,6 +64,7 @@ from ._oidc_core import (
     PartialAttributes,
     ProviderMetadata,
     Received,
+    ServiceTokenRefusedError,
     SignatureResult,
     SignTransaction,
     UnknownSigningKeyError,
@@ -86,12 +88,11 @@ def _too_large(limit: int) -> PlatformError:
 
 def _declared_length(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length")
-    if value is None:
+    # ASCII digits only (int() also reads "١٢" and str.isdigit() accepts "²"): anything else is ignored
+    # and the streamed size cap applies.
+    if value is None or not value.isascii() or not value.isdigit():
         return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    return int(value)
 
 
 def _transaction_id(transaction: SignTransaction | str) -> str:
@@ -248,6 +249,17 @@ class MynaOIDCClient:
         )
         return self.core.remember_service_token(tokens)
 
+    def _with_service_token(self, metadata: ProviderMetadata, call: Callable[[str], Received]) -> Received:
+        """``call`` with our client-credentials token; on ``invalid_token`` (a stale cached token) drop
+        it and repeat once with a fresh one (a refused fresh token is raised)."""
+        fresh = self.core.cached_service_token() is None
+        token = self._service_token(metadata)
+        received = call(token)
+        if received.status_code == 401 and not fresh:
+            self.core.forget_service_token()
+            received = call(self._service_token(metadata))
+        return received
+
     # -- login --------------------------------------------------------------------------------------
 
     def begin_login(
@@ -293,8 +305,10 @@ class MynaOIDCClient:
                 :class:`OIDCProviderError` (``OIDC_PROVIDER_ERROR`` / ``CLIENT_AUTHENTICATION_FAILED``).
             PlatformError: ``PLATFORM_UNAVAILABLE``, ``PLATFORM_RESPONSE_INVALID``, ``PLATFORM_REJECTED``.
         """
-        code = self.core.parse_callback(callback, state)
         metadata = self.metadata()
+        code = self.core.parse_callback(
+            callback, state, require_iss=metadata.authorization_response_iss_parameter_supported
+        )
         tokens = self.core.accept_token(
             self._send(self.core.token_request(metadata, code=code, state=state)), expect_id_token=True
         )
@@ -339,16 +353,23 @@ class MynaOIDCClient:
             digest: SHA-256 of the document (32 bytes), or with ``digest_info`` its RFC 8017 §9.2
                 DigestInfo DER (51 bytes; :func:`digest_info_sha256` builds one).
 
+        The client-credentials token is cached; a 401 ``invalid_token`` on the call drops it and repeats
+        the call once with a fresh token.
+
         Raises:
-            OIDCProviderError: our client credentials were refused (``CLIENT_AUTHENTICATION_FAILED``).
+            OIDCProviderError: our client credentials were refused at the token endpoint
+                (``CLIENT_AUTHENTICATION_FAILED``); :class:`ServiceTokenRefusedError`
+                (``OIDC_PROVIDER_ERROR``, ``error="invalid_token"``) when even a fresh token is refused.
             PlatformError: ``PLATFORM_REJECTED`` (e.g. a malformed digest), transport errors.
         """
         metadata = self.metadata()
-        token = self._service_token(metadata)
-        request = self.core.create_transaction_request(
-            metadata, token, digest=digest, digest_info=digest_info
+        received = self._with_service_token(
+            metadata,
+            lambda token: self._send(
+                self.core.create_transaction_request(metadata, token, digest=digest, digest_info=digest_info)
+            ),
         )
-        return self.core.accept_transaction(self._send(request))
+        return self.core.accept_transaction(received)
 
     def fetch_signature(
         self, transaction: SignTransaction | str, *, login: OIDCLogin | None = None
@@ -360,16 +381,21 @@ class MynaOIDCClient:
 
         Raises:
             OIDCProviderError: not signed (``error`` = ``transaction_pending`` / ``_declined`` /
-                ``_failed`` / ``_expired``), or our token refused.
+                ``_failed`` / ``_expired``); our credentials refused (``CLIENT_AUTHENTICATION_FAILED``) or
+                a fresh token refused (:class:`ServiceTokenRefusedError`) — a stale cached token is
+                replaced once first.
             OIDCError: ``OIDC_TOKEN_INVALID`` when ``login`` does not match.
             PlatformError: transport errors, unknown transaction (``PLATFORM_REJECTED``).
             MalformedInputError: ``transaction`` is not a plausible transaction id.
         """
         metadata = self.metadata()
         transaction_id = _transaction_id(transaction)
-        token = self._service_token(metadata)
-        request = self.core.fetch_transaction_request(metadata, token, transaction_id)
-        result = self.core.accept_signature(self._send(request), transaction_id)
+        self.core.fetch_transaction_request(metadata, "-", transaction_id)  # validates the id first
+        received = self._with_service_token(
+            metadata,
+            lambda token: self._send(self.core.fetch_transaction_request(metadata, token, transaction_id)),
+        )
+        result = self.core.accept_signature(received, transaction_id)
         return _check_signature_binding(result, transaction, login)
 
     @staticmethod
@@ -454,6 +480,18 @@ class AsyncMynaOIDCClient:
         )
         return self.core.remember_service_token(tokens)
 
+    async def _with_service_token(
+        self, metadata: ProviderMetadata, call: Callable[[str], Awaitable[Received]]
+    ) -> Received:
+        """As :meth:`MynaOIDCClient._with_service_token`."""
+        fresh = self.core.cached_service_token() is None
+        token = await self._service_token(metadata)
+        received = await call(token)
+        if received.status_code == 401 and not fresh:
+            self.core.forget_service_token()
+            received = await call(await self._service_token(metadata))
+        return received
+
     async def begin_login(
         self,
         scopes: Sequence[str] = (OIDCScope.OPENID,),
@@ -473,8 +511,10 @@ class AsyncMynaOIDCClient:
         )
 
     async def complete_login(self, callback: str | Mapping[str, str], state: LoginState) -> OIDCLogin:
-        code = self.core.parse_callback(callback, state)
         metadata = await self.metadata()
+        code = self.core.parse_callback(
+            callback, state, require_iss=metadata.authorization_response_iss_parameter_supported
+        )
         tokens = self.core.accept_token(
             await self._send(self.core.token_request(metadata, code=code, state=state)), expect_id_token=True
         )
@@ -506,20 +546,25 @@ class AsyncMynaOIDCClient:
 
     async def create_sign_transaction(self, *, digest: bytes, digest_info: bool = False) -> SignTransaction:
         metadata = await self.metadata()
-        token = await self._service_token(metadata)
-        request = self.core.create_transaction_request(
-            metadata, token, digest=digest, digest_info=digest_info
+        received = await self._with_service_token(
+            metadata,
+            lambda token: self._send(
+                self.core.create_transaction_request(metadata, token, digest=digest, digest_info=digest_info)
+            ),
         )
-        return self.core.accept_transaction(await self._send(request))
+        return self.core.accept_transaction(received)
 
     async def fetch_signature(
         self, transaction: SignTransaction | str, *, login: OIDCLogin | None = None
     ) -> SignatureResult:
         metadata = await self.metadata()
         transaction_id = _transaction_id(transaction)
-        token = await self._service_token(metadata)
-        request = self.core.fetch_transaction_request(metadata, token, transaction_id)
-        result = self.core.accept_signature(await self._send(request), transaction_id)
+        self.core.fetch_transaction_request(metadata, "-", transaction_id)  # validates the id first
+        received = await self._with_service_token(
+            metadata,
+            lambda token: self._send(self.core.fetch_transaction_request(metadata, token, transaction_id)),
+        )
+        result = self.core.accept_signature(received, transaction_id)
         return _check_signature_binding(result, transaction, login)
 
     @staticmethod
@@ -548,6 +593,7 @@ __all__ = [
     "OIDCSettings",
     "PartialAttributes",
     "ProviderMetadata",
+    "ServiceTokenRefusedError",
     "SignTransaction",
     "SignatureResult",
     "digest_info_sha256",

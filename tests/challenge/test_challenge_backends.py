@@ -154,8 +154,9 @@ def test_sqlite_refuses_in_memory_databases(path: str) -> None:
 
 
 def test_sqlite_unopenable_path_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"")  # missing folders are created, but not under a file
     with pytest.raises(ConfigurationError):
-        SQLiteChallengeStore(tmp_path / "no" / "such" / "dir" / "challenges.sqlite3")
+        SQLiteChallengeStore(tmp_path / "a-file" / "dir" / "challenges.sqlite3")
     (tmp_path / "garbage.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConfigurationError):
         SQLiteChallengeStore(tmp_path / "garbage.sqlite3")

@@ -47,7 +47,7 @@ def _plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # arrays inside element values come out as tuples (read-only)
         return [_plain(v) for v in value]
     if hasattr(value, "items"):
         return {k: _plain(v) for k, v in value.items()}

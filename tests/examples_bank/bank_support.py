@@ -23,7 +23,8 @@ from lifecycle_support import Person, World
 
 from examples.bank_kyc import BankService
 from mock_platform.device import Smartphone
-from mock_platform.platform_api.service import consent_message
+from mock_platform.device.platform_holder import set_consent
+from mock_platform.device.simulator import Card
 from mock_platform.rp_auth import RelyingParty
 
 BANK_BASE = "http://bank.test"
@@ -151,23 +152,14 @@ def me(bank: Bank, token: str) -> httpx.Response:
     return bank.client.get("/customers/me", headers={"Authorization": f"Bearer {token}"})
 
 
-def grant_consent(world: World, client_id: str, authentication: Key, action: str = "grant") -> None:
-    """The holder, in the platform's app, consents to ``client_id`` getting the latest attributes: a
-    user-authentication signature over the platform's consent message."""
-    issued = world.client.post("/platform/v1/holder/consent-challenges", json={"client_id": client_id})
-    assert issued.status_code == 201, issued.text
-    nonce = base64.b64decode(issued.json()["nonce"])
-    answer = world.client.post(
-        "/platform/v1/holder/consents",
-        json={
-            "challenge_id": issued.json()["challenge_id"],
-            "client_id": client_id,
-            "action": action,
-            "signature": b64(authentication.sign(consent_message(action, client_id, nonce))),
-            "certificate": authentication.der_b64,
-        },
-    )
-    assert answer.status_code == 200, answer.text
+def grant_consent(
+    world: World, client_id: str, holder: Card | Smartphone, *, pin: str, action: str = "grant"
+) -> None:
+    """The holder, in the platform's app, grants (or withdraws) consent for ``client_id`` to get the latest
+    attributes: the card or phone signs the platform's consent structure and the holder enters the
+    user-authentication ``pin`` (mock_platform.device.platform_holder)."""
+    answer = set_consent(world.client, holder, client_id, action, pin=pin)
+    assert answer["status"] in ("granted", "withdrawn"), answer
 
 
 def deliver_webhooks(world: World) -> dict[str, Any]:

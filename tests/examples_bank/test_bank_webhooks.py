@@ -22,7 +22,7 @@ from bank_support import (
     phone_keys,
     problem,
 )
-from lifecycle_support import HANAKO, MOVED, TARO, World
+from lifecycle_support import CARD_AUTH_PIN, HANAKO, MOVED, PHONE_PIN, TARO, World
 
 from mock_platform.platform_api.webhooks import sign_webhook
 
@@ -75,7 +75,7 @@ def test_bank_customer_who_moved_is_flagged_and_updated_with_consent(world: Worl
     signing, authentication = phone_keys(phone)
     opened = open_account(bank, signing, authentication)
     customer_id = opened["customer_id"]
-    grant_consent(world, bank.rp.client_id, authentication)
+    grant_consent(world, bank.rp.client_id, phone, pin=PHONE_PIN)
 
     _moved(world, person)
     report = deliver_webhooks(world)
@@ -157,7 +157,7 @@ def test_bank_moved_customer_without_consent_stays_flagged_until_refresh(
         403,
         "CONSENT_REQUIRED",
     )
-    grant_consent(world, bank.rp.client_id, authentication)
+    grant_consent(world, bank.rp.client_id, phone, pin=PHONE_PIN)
     refreshed = bank.client.post(
         "/customers/me/attributes/refresh", headers={"Authorization": f"Bearer {token}"}
     )
@@ -169,7 +169,7 @@ def test_bank_moved_customer_without_consent_stays_flagged_until_refresh(
     assert "address" in update.changed
     assert "name" not in update.changed
     # Withdrawn consent: refused again, nothing appended.
-    grant_consent(world, bank.rp.client_id, authentication, action="withdraw")
+    grant_consent(world, bank.rp.client_id, phone, pin=PHONE_PIN, action="withdraw")
     problem(
         bank.client.post("/customers/me/attributes/refresh", headers={"Authorization": f"Bearer {token}"}),
         403,
@@ -182,7 +182,7 @@ def test_bank_redelivered_webhook_is_acknowledged_once(world: World, bank: Bank)
     person = world.person(HANAKO)
     signing, authentication = card_keys(person)
     opened = open_account(bank, signing, authentication)
-    grant_consent(world, bank.rp.client_id, authentication)
+    grant_consent(world, bank.rp.client_id, person.card, pin=CARD_AUTH_PIN)
     _moved(world, person)
     deliver_webhooks(world)
     (delivery,) = bank.deliveries()  # card only: one signing certificate revoked
@@ -242,8 +242,7 @@ def test_bank_forged_webhooks_are_refused(world: World, bank: Bank) -> None:
 def test_bank_webhook_for_someone_else_is_recorded_and_ignored(world: World, bank: Bank) -> None:
     open_account(bank, *card_keys(world.person(HANAKO)))
     stranger = world.person(TARO)  # consents to the bank, but never opened an account
-    _, stranger_auth = card_keys(stranger)
-    grant_consent(world, bank.rp.client_id, stranger_auth)
+    grant_consent(world, bank.rp.client_id, stranger.card, pin=CARD_AUTH_PIN)
     _moved(world, stranger)
     deliver_webhooks(world)
     (delivery,) = bank.deliveries()
@@ -259,7 +258,7 @@ def test_bank_lost_phone_webhook_suspends_the_login(world: World, bank: Bank) ->
     phone = world.android_registered(person)
     signing, authentication = phone_keys(phone)
     opened = open_account(bank, signing, authentication)
-    grant_consent(world, bank.rp.client_id, authentication)
+    grant_consent(world, bank.rp.client_id, phone, pin=PHONE_PIN)
     world.counter.suspend_phone(person.resident_id)
     deliver_webhooks(world)
     deliveries = [d for d in bank.deliveries() if d.answer.get("type") == "smartphone.suspended"]

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from lifecycle_support import CARD_AUTH_PIN, HANAKO, PHONE_PASSWORD, PHONE_PIN, TARO, World
 from oidc_support import ISSUER, RelyingPartyHandle, authorize, login, with_card, with_phone
 
@@ -24,6 +26,7 @@ from myna_rp.jpki.attributes import parse_basic_four_attributes
 from myna_rp.platform.oidc import (
     AsyncMynaOIDCClient,
     LoginState,
+    MynaOIDCClient,
     OIDCAcr,
     OIDCProviderError,
     PartialAttributes,
@@ -109,8 +112,45 @@ def test_oidc_pairwise_sub_differs_between_rps_and_is_stable_across_phone_change
 
 
 def test_oidc_same_sector_same_sub(world: World, make_rp: Callable[..., RelyingPartyHandle]) -> None:
-    web = make_rp("Bank web", "bank.example", sector_identifier="bank.example")
-    app = make_rp("Bank app", "app.bank.example", sector_identifier="bank.example")
+    web = make_rp("Bank web", "samesector-bank.example", sector_identifier="samesector-bank.example")
+    # The bank's app joins the web client's sector by proving it controls that client (an assertion
+    # signed with the web client's key for the sector): the mock's stand-in for OIDC Core §8.1.
+    now = int(world.clock.now().timestamp())
+    proof = jwt.encode(
+        {"alg": "ES256", "kid": web.key.kid},
+        {
+            "iss": web.client_id,
+            "sub": web.client_id,
+            "aud": "urn:myna-mock:sector:samesector-bank.example",
+            "iat": now,
+            "exp": now + 60,
+            "jti": "sector-proof-1",
+        },
+        web.key,
+    )
+    app_key = ECKey.generate_key("P-256", private=True, parameters={"kid": "app-1"})
+    registered = world.client.app.state.relying_parties.register(  # type: ignore[attr-defined]
+        name="Bank app",
+        jwks={"keys": [app_key.as_dict(private=False)]},
+        redirect_uris=["https://app.samesector-bank.example/callback"],
+        sector_identifier="samesector-bank.example",
+        sector_proof=proof,
+    )
+    app = RelyingPartyHandle(
+        client_id=registered.client_id,
+        key=app_key,
+        redirect_uri="https://app.samesector-bank.example/callback",
+        other_redirect_uri="https://app.samesector-bank.example/callback",
+        sector_identifier=registered.sector_identifier,
+        client=MynaOIDCClient(
+            world.client,
+            issuer=ISSUER,
+            client_id=registered.client_id,
+            private_key=app_key,
+            clock=world.clock,
+        ),
+        world=world,
+    )
     person = world.person()
     assert login(web, with_card(person)).subject == login(app, with_card(person)).subject
 

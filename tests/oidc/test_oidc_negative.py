@@ -477,7 +477,9 @@ def test_oidc_discovery_naming_another_issuer_is_refused(fake: FakeProvider) -> 
     fake.discovery["issuer"] = "https://evil.example/oidc"
     with pytest.raises(OIDCError) as caught:
         fake.client().metadata()
-    assert caught.value.reason is Reason.OIDC_TOKEN_INVALID
+    # A configuration problem (the provider's issuer setting), not a token problem.
+    assert caught.value.reason is Reason.OIDC_PROVIDER_ERROR
+    assert "another issuer" in caught.value.message
 
 
 def test_oidc_discovery_without_es256_is_refused(fake: FakeProvider) -> None:

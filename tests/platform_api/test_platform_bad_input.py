@@ -35,12 +35,18 @@ ROUTES: list[tuple[str, str, dict[str, st.SearchStrategy[Any]]]] = [
     (
         "POST",
         "/platform/v1/holder/consents",
+        {"challenge_id": _value, "signature": _value, "user_authentication_pin": _value},
+    ),
+    (
+        "POST",
+        "/platform/v1/holder/consent-challenges",
         {
-            "challenge_id": _value,
             "client_id": _value,
             "action": _value,
-            "signature": _value,
-            "certificate": _value,
+            "method": _value,
+            "card_id": _value,
+            "device_id": _value,
+            "registration_id": _value,
         },
     ),
 ]

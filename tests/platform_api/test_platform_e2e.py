@@ -19,8 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from lifecycle_support import HANAKO, MOVED, TARO, Person, World
+from lifecycle_support import CARD_AUTH_PIN, HANAKO, MOVED, PHONE_PIN, TARO, Person, World
 from platform_api_support import BASE_URL, RelyingPartyKit, register_rp
 
 from mock_platform.ca.token import TokenSimulator
@@ -355,9 +354,9 @@ def test_consent_given_and_withdrawn(world: World, platform: PlatformClient, ban
     assert before.reason is Reason.CONSENT_REQUIRED
     # Consent to another RP does not count for this one.
     shop = register_rp(world.client, "Shop")
-    give_consent(world.client, phone.user_authentication, shop.client_id)
+    give_consent(world.client, phone, shop.client_id, pin=PHONE_PIN)
     assert refusal(lambda: platform.latest_attributes(user_id)).reason is Reason.CONSENT_REQUIRED
-    answer = give_consent(world.client, phone.user_authentication, bank.client_id)
+    answer = give_consent(world.client, phone, bank.client_id, pin=PHONE_PIN)
     assert answer["status"] == "granted"
     assert answer["relying_party_name"] == "Example Bank"
     latest = platform.latest_attributes(user_id)
@@ -367,15 +366,17 @@ def test_consent_given_and_withdrawn(world: World, platform: PlatformClient, ban
     moved = platform.latest_attributes(user_id)
     assert moved.address == MOVED["address"]
     assert moved == via_platform(platform, person.card.signing).attributes
-    withdrawn = withdraw_consent(world.client, person.card.user_authentication, bank.client_id)
+    withdrawn = withdraw_consent(world.client, person.card, bank.client_id, pin=CARD_AUTH_PIN)
     assert withdrawn["status"] == "withdrawn"
     assert refusal(lambda: platform.latest_attributes(user_id)).reason is Reason.CONSENT_REQUIRED
 
 
 def test_consent_needs_a_valid_holder_signature(world: World, bank: RelyingPartyKit) -> None:
     person = world.person(HANAKO)
+    token = {"method": "card", "card_id": person.card.card_id}
     challenge = world.client.post(
-        "/platform/v1/holder/consent-challenges", json={"client_id": bank.client_id}
+        "/platform/v1/holder/consent-challenges",
+        json={"client_id": bank.client_id, "action": "grant", **token},
     )
     assert challenge.status_code == 201
     body = challenge.json()
@@ -383,16 +384,14 @@ def test_consent_needs_a_valid_holder_signature(world: World, bank: RelyingParty
         "/platform/v1/holder/consents",
         json={
             "challenge_id": body["challenge_id"],
-            "client_id": bank.client_id,
-            "action": "grant",
             "signature": base64.b64encode(person.card.user_authentication.sign(b"something else")).decode(),
-            "certificate": base64.b64encode(
-                person.card.user_authentication.certificate.public_bytes(Encoding.DER)
-            ).decode(),
+            "user_authentication_pin": CARD_AUTH_PIN,
         },
     )
     assert (forged.status_code, forged.json()["code"]) == (422, "SIGNATURE_INVALID")
-    unknown = world.client.post("/platform/v1/holder/consent-challenges", json={"client_id": "nobody"})
+    unknown = world.client.post(
+        "/platform/v1/holder/consent-challenges", json={"client_id": "nobody", "action": "grant", **token}
+    )
     assert (unknown.status_code, unknown.json()["code"]) == (404, "UNKNOWN_CLIENT")
 
 

@@ -261,7 +261,10 @@ def test_sector_and_webhook_defaults(registry: RelyingPartyRegistry) -> None:
 
 def test_pairwise_subjects(registry: RelyingPartyRegistry) -> None:
     a = registry.register(name="A", api_key="a" * 40, sector_identifier="bank.example")
-    a2 = registry.register(name="A2", api_key="c" * 40, sector_identifier="bank.example")
+    # Joining A's sector needs proof of controlling a client in it (A's API key here).
+    a2 = registry.register(
+        name="A2", api_key="c" * 40, sector_identifier="bank.example", sector_proof="a" * 40
+    )
     b = registry.register(name="B", api_key="b" * 40, sector_identifier="shop.example")
     first = registry.subject_for(a, "res-1")
     assert first == registry.subject_for(a, "res-1") == registry.subject_for(a2, "res-1")
