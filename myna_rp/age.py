@@ -22,7 +22,9 @@ Order of evidence (issue 4, domain-mdoc.md):
    :class:`AndroidDevice` marker): :class:`~myna_rp.errors.AttributeProofUnsupported` naming the fallback
    (``jpki_signing_certificate``), because Android carries no attribute proof today.
 3. With ``allow_jpki_date_of_birth=True`` only: a verified JPKI **signing** certificate's date of birth
-   (基本4情報); an unknown or partial date (zeros in ``EYYYYMMDD``) fails closed.
+   (基本4情報); an unknown or partial date (zeros in ``EYYYYMMDD``) fails closed, and so does a time of the
+   question outside the signing certificate's validity (CERTIFICATE_EXPIRED / CERTIFICATE_NOT_YET_VALID:
+   an expired certificate no longer vouches for its holder's attributes).
 
 Evidence not built by its verifier (a Presentation not minted by ``MdocVerifier``, a JPKIVerification not
 built by ``JPKIVerifier``, or either copied with changes) is refused with
@@ -48,6 +50,7 @@ from .errors import (
     MalformedInputError,
     MdocVerificationError,
     Reason,
+    VerificationError,
 )
 from .jpki.profile import FormFactor
 from .jpki.verifier import JPKIVerification, is_verified_jpki
@@ -120,7 +123,8 @@ def verify_age(
         evidence: a verified mdoc Presentation, a verified JPKI signature, or :class:`AndroidDevice`.
         minimum_age: 0..99 (default 20: alcohol and tobacco in Japan).
         at: the time of the question (aware); default: when the evidence was verified. For an mdoc it
-            must lie inside the MSO's validityInfo.
+            must lie inside the MSO's validityInfo and not before its ``signed`` time; for JPKI, inside the
+            signing certificate's validity (notBefore..notAfter).
         allow_jpki_date_of_birth: opt in to answering from a JPKI signing certificate's date of birth.
         doc_type: the only docType an mdoc answer may come from (default ``org.iso.23220.1.jp.mnc``).
         namespace: the only namespace whose age elements count; default: the one that defines them for
@@ -134,8 +138,10 @@ def verify_age(
             another docType, no deciding element in the configured namespace, JPKI evidence without the
             opt-in, unknown/partial JPKI dates of birth.
         MdocVerificationError: a Presentation without device authentication (DEVICE_AUTH_INVALID), ``at``
-            outside the MSO validity (MSO_NOT_VALID), contradicting age elements
-            (AGE_EVIDENCE_INCONSISTENT).
+            outside the MSO validity or before the MSO was signed (MSO_NOT_VALID), contradicting age
+            elements (AGE_EVIDENCE_INCONSISTENT).
+        VerificationError: JPKI evidence asked about a time after the signing certificate's notAfter
+            (CERTIFICATE_EXPIRED) or before its notBefore (CERTIFICATE_NOT_YET_VALID).
         MalformedInputError: an age element of the wrong CBOR type in the configured namespace.
         UnverifiedPresentationError: evidence not built by its verifier (a ``TypeError``).
         TypeError / ValueError: evidence of another type, a bad ``minimum_age``, an unknown ``doc_type``
@@ -260,6 +266,10 @@ def _from_presentation(
         raise MdocVerificationError(
             "the time of the age question is outside the MSO's validityInfo", reason=Reason.MSO_NOT_VALID
         )
+    if validity.signed > at:  # the MSO did not exist yet at the time of the question
+        raise MdocVerificationError(
+            "the time of the age question is before the MSO was signed", reason=Reason.MSO_NOT_VALID
+        )
     claims = _claims(p.elements.get(namespace, {}), namespace)
     asked = at.astimezone(JST).date()
     _check_consistency(claims, issued=validity.signed.astimezone(JST).date(), asked=asked)
@@ -304,5 +314,16 @@ def _from_jpki(v: JPKIVerification, minimum_age: int, at: datetime | None, allow
     if birth is None:
         raise AgeNotDeterminedError("the certificate's date of birth is unknown or partial")
     when = at or v.check.verified_at
+    certificate = v.check.certificate
+    if when < certificate.not_valid_before_utc:
+        raise VerificationError(
+            "the time of the age question is before the signing certificate's validity (notBefore)",
+            reason=Reason.CERTIFICATE_NOT_YET_VALID,
+        )
+    if when > certificate.not_valid_after_utc:
+        raise VerificationError(
+            "the time of the age question is after the signing certificate expired (notAfter)",
+            reason=Reason.CERTIFICATE_EXPIRED,
+        )
     over = age_on(birth, when.astimezone(JST).date()) >= minimum_age
     return AgeVerification(over, minimum_age, AgeEvidence("jpki", "date_of_birth", None, when))

@@ -372,8 +372,10 @@ def cbor_json(value: Any) -> Any:
     strings; bytes as base64; a tag-24 item as ``{"tag": 24, "value": base64 of its content}``; any other
     tag as ``{"tag": n, "value": ...}``; NaN and ±infinity as ``{"cbor_float": "NaN" | "Infinity" |
     "-Infinity"}``; CBOR undefined as ``{"cbor_undefined": true}``; a simple value as ``{"cbor_simple":
-    n}``; arrays as arrays; maps as objects whose keys are the text key, the base64 of a byte-string key,
-    or the JSON text of any other key.
+    n}``; arrays as arrays; a map whose keys are all text strings as an object; any other map (an integer,
+    byte-string, bool, null, array, map or tagged key) as ``{"cbor_map": [[key, value], ...]}`` with key
+    and value mapped by the same rules, in the received order — so keys that would print alike as JSON
+    object keys (``1`` and ``"1"``) are never merged and no entry is lost.
     """
     import math
     from datetime import date
@@ -403,16 +405,10 @@ def cbor_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [cbor_json(v) for v in value]
     if isinstance(value, Mapping):
-        return {_json_key(k): cbor_json(v) for k, v in value.items()}
+        if all(type(k) is str for k in value):
+            return {k: cbor_json(v) for k, v in value.items()}
+        return {"cbor_map": [[cbor_json(k), cbor_json(v)] for k, v in value.items()]}
     return {"cbor_unsupported": type(value).__name__}
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bytes):
-        return base64.b64encode(key).decode("ascii")
-    return json.dumps(cbor_json(key), ensure_ascii=False, allow_nan=False, sort_keys=True)
 
 
 def _mdoc_inputs(args: argparse.Namespace) -> tuple[Any, ...]:
@@ -577,15 +573,17 @@ def _add_mdoc_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-ds-without-eku",
         action="store_true",
-        help="accept a document signer chained to an IACA without the mdlDS EKU 1.0.18013.5.1.2 "
-        "(ISO 18013-5 Annex B makes it mandatory; a DS given directly as --iaca is always exempt)",
+        help="accept a document signer chained to an IACA that has no extendedKeyUsage extension "
+        "(ISO 18013-5 Annex B makes the mdlDS EKU 1.0.18013.5.1.2 mandatory; an EKU list without it is "
+        "always refused; a DS given directly as --iaca may omit the extension)",
     )
     parser.add_argument(
         "--max-bytes",
         type=_max_bytes,
         default=MAX_CBOR_BYTES,
         metavar="N",
-        help=f"largest accepted DeviceResponse / transcript (default {MAX_CBOR_BYTES}, 4 MiB)",
+        help=f"largest accepted DeviceResponse / transcript (default {MAX_CBOR_BYTES} bytes, "
+        f"{MAX_CBOR_BYTES / 1048576:g} MiB)",
     )
 
 

@@ -36,7 +36,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -45,22 +45,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from myna_rp.challenge import ChallengeStore, MemoryChallengeStore, RedisChallengeStore, SQLiteChallengeStore
+from myna_rp.challenge import ChallengeStore
 from myna_rp.clock import Clock, SystemClock
 from myna_rp.errors import AttributeProofUnsupported, ConfigurationError
 
+from .._shared.problems import openapi_problems as _problems
+from .._shared.wiring import challenge_store
 from .orders import AgeCheckRecord, MemoryOrderStore, Order, OrderStore, SQLiteOrderStore
-from .problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, sdk_problem
+from .problems import install_problem_handlers, sdk_problem
 from .service import AgeCheckShop
 from .settings import ShopSettings
 from .trust import PlatformClock, ShopTrust, trust_from_platform
-
-_PROBLEM: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}, "description": "RFC 9457 problem"}
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return dict.fromkeys(statuses, _PROBLEM)
-
 
 # ------------------------------------------------------------------------------------------- wiring
 
@@ -87,31 +82,6 @@ class ShopDependencies:
     http: httpx.Client | None = None
     reader_key_secret: bytes | None = field(default=None, repr=False)
     apple_encryption_key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
-
-
-def _challenge_store(settings: ShopSettings, clock: Clock, owned: list[Callable[[], None]]) -> ChallengeStore:
-    """The store ``settings.challenge_store`` names; what must be closed at shutdown goes to ``owned``."""
-    ttl = timedelta(seconds=settings.challenge_ttl_seconds)
-    url = settings.challenge_store
-    if url == "memory":
-        return MemoryChallengeStore(clock=clock, default_ttl=ttl)
-    if url.startswith("sqlite:///"):
-        store = SQLiteChallengeStore(url.removeprefix("sqlite:///"), clock=clock, default_ttl=ttl)
-        owned.append(store.close)
-        return store
-    import redis  # the optional extra "redis"
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
-
-    # Timeouts and two quick retries: an unreachable Redis must become a 503 soon, not hang the worker.
-    client = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=settings.http_timeout_seconds,
-        socket_timeout=settings.http_timeout_seconds,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
-    )
-    owned.append(client.close)
-    return RedisChallengeStore(client, clock=clock, default_ttl=ttl, key_prefix=settings.challenge_key_prefix)
 
 
 def _order_store(settings: ShopSettings) -> OrderStore:
@@ -173,7 +143,7 @@ def build_shop(
         # `is None`, not `or`: a store object's truthiness is not its presence.
         challenges = dependencies.challenges
         if challenges is None:
-            challenges = _challenge_store(settings, clock, owned)
+            challenges = challenge_store(settings, clock, owned)
         orders = dependencies.orders if dependencies.orders is not None else _order_store(settings)
         apple_key = dependencies.apple_encryption_key
         if apple_key is None:

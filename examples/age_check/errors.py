@@ -6,38 +6,19 @@ turns both into RFC 9457 problem documents. Messages never carry personal data.
 
 from __future__ import annotations
 
-from typing import Any
-
 from myna_rp.errors import Reason
 
-#: Members of a problem document the shop sets itself (RFC 9457 §3.1 plus ``code`` and ``reason``).
-RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code", "reason"})
+from .._shared.errors import RESERVED_MEMBERS as RESERVED_MEMBERS  # re-exported
+from .._shared.errors import ProblemError
 
 
-class ShopError(Exception):
-    """A refusal decided by the shop.
+class ShopError(ProblemError):
+    """A refusal decided by the shop (:class:`examples._shared.errors.ProblemError`).
 
-    Attributes:
-        code: stable machine-readable code (also the problem ``type`` slug).
-        status: the HTTP status of the problem answer.
-        title: a short, fixed summary.
-        detail: a human sentence (no personal data).
-        reason: the SDK :class:`Reason` it corresponds to, when there is one.
-        extra: extension members of the problem document.
+    Its ``code``, ``status``, ``title``, ``reason`` and ``extra`` become the problem document.
     """
 
     code = "SHOP_ERROR"
-    status = 400
-    title = "Request refused"
-    reason: Reason | None = None
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        clash = RESERVED_MEMBERS.intersection(extra)
-        if clash:  # a programming error: extension members must not shadow RFC 9457 members
-            raise ValueError(f"reserved problem members: {sorted(clash)}")
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
 
 
 class UnknownCheckoutError(ShopError):

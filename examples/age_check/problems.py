@@ -41,24 +41,28 @@ Every 503 carries ``Retry-After``. The shop has no authenticated route, hence no
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
-from myna_rp.challenge import ChallengeStoreUnavailableError
 from myna_rp.errors import AttributeProofUnsupported, MynaRPError, Reason
 
+from .._shared.problems import PROBLEM_MEDIA_TYPE, Problems, allowed_methods
 from .errors import ShopError
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://myna-rp.example/examples/age-check/problems/"
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE_BASE",
+    "allowed_methods",
+    "install_problem_handlers",
+    "problem_response",
+    "problem_type",
+    "reason_status",
+    "sdk_problem",
+    "shop_problem",
+]
 
-_LOG = logging.getLogger("examples.age_check")
+PROBLEM_TYPE_BASE = "https://myna-rp.example/examples/age-check/problems/"
 
 #: Status and title per SDK reason; a reason not listed is a 422 "evidence does not verify".
 _REASON_STATUS: dict[Reason, tuple[int, str]] = {
@@ -76,140 +80,49 @@ _REASON_STATUS: dict[Reason, tuple[int, str]] = {
     Reason.CONFIGURATION_ERROR: (503, "Shop misconfigured"),
     Reason.CONSENT_REQUIRED: (403, "Consent required"),
 }
-_DEFAULT_STATUS = (422, "Evidence does not verify")
-_RETRY_AFTER = {503: "30"}
 
 
-def problem_type(code: str) -> str:
-    """The stable ``type`` URI of a problem code."""
-    return PROBLEM_TYPE_BASE + code.lower().replace("_", "-")
+def _fallback_members(request: Request, error: MynaRPError) -> dict[str, Any]:
+    """An Android refusal names the JPKI fallback (and, on a checkout route, where to start it)."""
+    if not isinstance(error, AttributeProofUnsupported):
+        return {}
+    members: dict[str, Any] = {"fallback": error.fallback}
+    order_id = request.path_params.get("order_id")
+    if order_id is not None:
+        members["fallback_url"] = f"/checkouts/{order_id}/age-check/jpki/challenge"
+    return members
+
+
+_PROBLEMS = Problems(
+    type_base=PROBLEM_TYPE_BASE,
+    reason_statuses=_REASON_STATUS,
+    logger="examples.age_check",
+    sdk_members=_fallback_members,
+)
+
+
+#: The stable ``type`` URI of a problem code.
+problem_type = _PROBLEMS.type_of
 
 
 def reason_status(reason: Reason) -> int:
     """The HTTP status the shop answers for an SDK reason."""
-    return _REASON_STATUS.get(reason, _DEFAULT_STATUS)[0]
+    return _PROBLEMS.status_of(reason)[0]
 
 
-def problem_response(
-    request: Request,
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": problem_type(code),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-        **extra,
-    }
-    answer_headers = dict(headers or {})
-    if status in _RETRY_AFTER:
-        answer_headers["Retry-After"] = _RETRY_AFTER[status]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=answer_headers)
+#: A problem answer of the shop (``extra``: extension members; a 503 gets ``Retry-After``).
+problem_response = _PROBLEMS.response
 
 
-def sdk_problem(request: Request, error: MynaRPError, **more: Any) -> JSONResponse:
-    """The problem document of an SDK error (``more``: extension members). A challenge-store outage is a
-    503 ``CHALLENGE_STORE_UNAVAILABLE`` (not the customer's fault), whatever route it happened on."""
-    if isinstance(error, ChallengeStoreUnavailableError):
-        return problem_response(
-            request,
-            status=503,
-            code="CHALLENGE_STORE_UNAVAILABLE",
-            title="Challenge store unavailable",
-            detail="the challenge store could not answer: nothing was accepted; try again later",
-            reason=error.reason.value,
-        )
-    status, title = _REASON_STATUS.get(error.reason, _DEFAULT_STATUS)
-    extra: dict[str, Any] = {"reason": error.reason.value}
-    if isinstance(error, AttributeProofUnsupported):
-        order_id = request.path_params.get("order_id")
-        extra["fallback"] = error.fallback
-        if order_id is not None:
-            extra["fallback_url"] = f"/checkouts/{order_id}/age-check/jpki/challenge"
-    detail = more.pop("detail", error.message)  # SDK messages are free of personal data by contract
-    extra.update(more)
-    return problem_response(
-        request, status=status, code=error.reason.value, title=title, detail=detail, **extra
-    )
+#: The problem of an SDK error (``more``: extension members; an Android refusal names the JPKI
+#: fallback). A challenge-store outage is a 503 ``CHALLENGE_STORE_UNAVAILABLE``, whatever the route.
+sdk_problem = _PROBLEMS.sdk_response
 
 
-def shop_problem(request: Request, error: ShopError) -> JSONResponse:
-    extra = dict(error.extra)
-    if error.reason is not None:
-        extra["reason"] = error.reason.value
-    return problem_response(
-        request, status=error.status, code=error.code, title=error.title, detail=error.detail, **extra
-    )
-
-
-def allowed_methods(request: Request) -> str:
-    """The ``Allow`` value of a 405 (RFC 9110 §10.2.1): every method of every route matching the path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})  # no method matches: path only
-        if match is Match.PARTIAL:
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+#: The problem document of a refusal decided by the shop.
+shop_problem = _PROBLEMS.error_response
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error to a problem document."""
-
-    async def on_sdk(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, MynaRPError)
-        return sdk_problem(request, exc)
-
-    async def on_shop(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ShopError)
-        return shop_problem(request, exc)
-
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        # Never echo the input: it may be a certificate or a response carrying personal data.
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            request,
-            status=422,
-            code="VALIDATION_ERROR",
-            title="Invalid request",
-            detail="the request does not match the schema",
-            errors=errors,
-        )
-
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request)
-        return problem_response(
-            request,
-            status=exc.status_code,
-            code=code,
-            title=str(exc.detail),
-            detail=str(exc.detail),
-            headers=headers,
-        )
-
-    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        _LOG.error("internal error on %s: %s", request.url.path, type(exc).__name__)
-        return problem_response(
-            request, status=500, code="INTERNAL_ERROR", title="Internal error", detail="internal error"
-        )
-
-    app.add_exception_handler(MynaRPError, on_sdk)
-    app.add_exception_handler(ShopError, on_shop)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_bug)
+    _PROBLEMS.install(app, ShopError)

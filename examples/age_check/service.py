@@ -73,6 +73,7 @@ from myna_rp.mdoc import (
     public_key_sha256,
 )
 
+from .._shared.encoding import b64url as b64url  # re-exported: base64url without padding (RFC 4648 §5)
 from .errors import (
     AgeRequirementNotMetError,
     CheckoutAlreadyDecidedError,
@@ -100,11 +101,6 @@ CONSENT_NOTICE = (
     "and discards it at once: it keeps only yes/no, the evidence type and the time. Your certificate also "
     "carries your name, address and gender; the shop does not keep or log them."
 )
-
-
-def b64url(data: bytes) -> str:
-    """base64url without padding (RFC 4648 §5)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def decode_binary(text: str, what: str) -> bytes:

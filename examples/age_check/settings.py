@@ -22,6 +22,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .._shared.settings import ChallengeStoreURL, HttpURL, hex_secret
+
 
 class ShopSettings(BaseSettings):
     """Configuration of one shop instance.
@@ -54,33 +56,19 @@ class ShopSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AGE_SHOP_", frozen=True, extra="forbid")
 
-    origin: str = "http://127.0.0.1:8701"
+    origin: HttpURL = "http://127.0.0.1:8701"
     merchant_id: str = "merchant.example.shop"
     team_id: str = "TEAM123456"
     minimum_age: int = Field(default=20, ge=0, le=99)
     challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
-    challenge_store: str = "memory"
+    challenge_store: ChallengeStoreURL = "memory"
     challenge_key_prefix: str = Field(default="age_check:challenge:", min_length=1, max_length=100)
     order_store: str = "memory"
-    platform_url: str = "http://127.0.0.1:8700"
+    platform_url: HttpURL = "http://127.0.0.1:8700"
     clock: Literal["system", "platform"] = "system"
     reader_key_secret: str | None = Field(default=None, repr=False)
     apple_encryption_key_path: str | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-
-    @field_validator("origin", "platform_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @field_validator("challenge_store")
-    @classmethod
-    def _challenge_store(cls, value: str) -> str:
-        if value != "memory" and not value.startswith(("sqlite:///", "redis://", "rediss://")):
-            raise ValueError("challenge_store is memory, sqlite:///PATH or redis://HOST:PORT/DB")
-        return value
 
     @field_validator("order_store")
     @classmethod
@@ -92,12 +80,4 @@ class ShopSettings(BaseSettings):
     @field_validator("reader_key_secret")
     @classmethod
     def _secret(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError as exc:
-            raise ValueError("reader_key_secret must be hex") from exc
-        if len(raw) < 32:
-            raise ValueError("reader_key_secret must hold at least 32 bytes (64 hex digits)")
-        return value
+        return hex_secret(value, "reader_key_secret")

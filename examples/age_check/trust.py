@@ -20,17 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 from cryptography import x509
 
-from myna_rp.clock import Clock, require_aware
+from myna_rp.clock import Clock
 from myna_rp.errors import ConfigurationError
 from myna_rp.jpki import JPKIVerifier, TrustStore
-from myna_rp.kyc import FreshOCSPCache
 from myna_rp.mdoc import IACAStore, MdocVerifier
-from myna_rp.revocation import CRLSource, OCSPClient, RevocationCache, RevocationChecker, RevocationPolicy
+from myna_rp.revocation import RevocationCache, RevocationPolicy
+
+from .._shared.trust import READ_ERRORS, JPKIRevocationSources, read_jpki_roots, revocation_checker
+from .._shared.trust import PlatformClock as PlatformClock  # re-exported
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,8 @@ def build_trust(
     iaca = list(iaca_certificates)
     if not iaca:
         raise ConfigurationError("at least one IACA certificate is needed for the mdoc verifier")
-    checker = RevocationChecker(
-        ocsp=OCSPClient(http, dict(ocsp_responders)),
-        crls=CRLSource(urls={k: list(v) for k, v in crl_urls.items()}, http=http) if crl_urls else None,
-        cache=cache if cache is not None else FreshOCSPCache(clock),
-        clock=clock,
+    checker = revocation_checker(
+        http=http, clock=clock, ocsp_responders=ocsp_responders, crl_urls=crl_urls, cache=cache
     )
     return ShopTrust(
         mdoc=MdocVerifier(IACAStore.from_certificates(iaca), clock=clock),
@@ -116,56 +114,17 @@ def trust_from_platform(
         iaca_answer = http.get("/mdoc/iaca.cer")
         iaca_answer.raise_for_status()
         iaca = x509.load_der_x509_certificate(iaca_answer.content)
-        listing_answer = http.get("/ca")
-        listing_answer.raise_for_status()
-        listing = listing_answer.json()
-        roots: list[tuple[int, x509.Certificate, str]] = [
-            (
-                int(ca["generation"]),
-                x509.load_pem_x509_certificate(ca["certificate_pem"].encode()),
-                ca["crl_url"],
-            )
-            for ca in listing
-        ]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        roots = read_jpki_roots(http)
+    except READ_ERRORS as exc:
         raise ConfigurationError(f"cannot read the trust configuration from the platform: {exc}") from exc
-    if not roots:
-        raise ConfigurationError("the platform lists no JPKI root")
-    crl_urls: dict[x509.Name, list[str]] = {}
-    for _, root, url in sorted(roots, key=lambda item: -item[0]):
-        crl_urls.setdefault(root.subject, []).append(url)
+    sources = JPKIRevocationSources.of(roots, ocsp_path=ocsp_path)
     return build_trust(
         iaca_certificates=[iaca],
-        jpki_trust=TrustStore.from_certificates([root for _, root, _ in roots]),
+        jpki_trust=sources.trust,
         http=http,
         clock=clock,
-        ocsp_responders={root.subject: ocsp_path for _, root, _ in roots},
-        crl_urls=crl_urls,
+        ocsp_responders=sources.ocsp_responders,
+        crl_urls=sources.crl_urls,
         policy=policy,
         cache=cache,
     )
-
-
-class PlatformClock:
-    """The mock platform's test clock, read over HTTP (``GET /admin/clock``) on every call.
-
-    For walk-throughs that move the mock's time (``POST /admin/clock``) while the shop runs in another
-    process: credentials, OCSP answers and CRLs carry mock time, so the shop must judge them by it.
-    Never use it against a real platform.
-
-    Raises (from :meth:`now`):
-        ConfigurationError: the platform has no test clock (not in test mode) or did not answer.
-    """
-
-    def __init__(self, http: httpx.Client) -> None:
-        self._http = http
-
-    def now(self) -> datetime:
-        try:
-            answer = self._http.get("/admin/clock")
-            answer.raise_for_status()
-            return require_aware(datetime.fromisoformat(answer.json()["now"]))
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(
-                "cannot read the platform's clock (is the mock in test mode? MYNA_MOCK_TEST_MODE=true)"
-            ) from exc

@@ -22,33 +22,33 @@ in-process (``TestClient``s) — the README cannot drift from the code.
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from mock_platform.device import MunicipalCounter, Smartphone
+from mock_platform.device import Smartphone
 from mock_platform.device.simulator import Card
 
-# Synthetic credentials of the simulated customers (the mock's test data, not secrets).
-CARD_PASSWORD = "AB1234"  # noqa: S105 - 署名用パスワード (6–16 letters and digits)
-CARD_PIN = "1234"  # 利用者証明用 / 券面事項入力補助用 暗証番号 (4 digits)
-PHONE_PASSWORD = "PHONE1"  # noqa: S105
-PHONE_PIN = "4321"
+from .._shared.encoding import b64url, b64url_decode
+from .._shared.walkthrough import CARD_PASSWORD, CARD_PIN, PHONE_PASSWORD, PHONE_PIN, SimulatedCustomers
+
+__all__ = [
+    "CARD_PASSWORD",
+    "CARD_PIN",
+    "MINIMUM_AGE",
+    "PHONE_PASSWORD",
+    "PHONE_PIN",
+    "Walkthrough",
+    "main",
+    "resident",
+]
+
 MINIMUM_AGE = 20
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def resident(name: str, born: date) -> dict[str, Any]:
@@ -64,45 +64,25 @@ def resident(name: str, born: date) -> dict[str, Any]:
     }
 
 
-def _born(platform: httpx.Client, years: int) -> date:
-    """A birthday ``years`` and a half ago on the platform's clock (never on the checkout day)."""
-    answer = platform.get("/admin/clock")
-    answer.raise_for_status()
-    today = datetime.fromisoformat(answer.json()["now"]).date()
+def _born(today: date, years: int) -> date:
+    """A birthday ``years`` and a half before ``today`` (never on the checkout day)."""
     month = (today.month + 5) % 12 + 1  # about six months away from today
     return date(today.year - years - (1 if month > today.month else 0), month, 1)
 
 
-class Walkthrough:
+class Walkthrough(SimulatedCustomers):
     """The script's state: the two clients and where to print."""
 
     def __init__(
         self, platform: httpx.Client, shop: httpx.Client, say: Callable[[str], None] = print
     ) -> None:
-        self.platform = platform
+        super().__init__(platform, say)
         self.shop = shop
-        self.say = say
-        self.counter = MunicipalCounter(platform)
 
     # -- the platform side (the municipal counter, the phones) ---------------------------------------
 
-    def wait_until(self, instant: str | None) -> None:
-        """Move the mock's test clock to ``instant`` (the notice, the usable time) unless already past."""
-        if instant is None:
-            return
-        now = self.platform.get("/admin/clock")
-        now.raise_for_status()
-        if datetime.fromisoformat(now.json()["now"]) < datetime.fromisoformat(instant):
-            self.platform.post("/admin/clock", json={"now": instant}).raise_for_status()
-
     def card(self, name: str, age: int) -> Card:
-        resident_id = self.counter.enrol(resident(name, _born(self.platform, age)))
-        return self.counter.issue_card(
-            resident_id,
-            signing_password=CARD_PASSWORD,
-            user_authentication_pin=CARD_PIN,
-            card_face_pin=CARD_PIN,
-        )
+        return self.issue_card(resident(name, _born(self.platform_now().date(), age)))
 
     def iphone(self, card: Card) -> Smartphone:
         phone = Smartphone(self.platform, "iphone")
@@ -115,18 +95,6 @@ class Walkthrough:
         )
         self.wait_until(added.get("usable_at"))  # pending until the usable time (notice + lag)
         phone.provision()  # certificates, then the attribute credential (mdoc) in Wallet
-        return phone
-
-    def android(self, card: Card) -> Smartphone:
-        phone = Smartphone(self.platform, "android")
-        applied = phone.android_apply_all(
-            card,
-            CARD_PASSWORD,
-            phone_signing_password=PHONE_PASSWORD,
-            phone_user_authentication_pin=PHONE_PIN,
-        )
-        self.wait_until(applied.get("notice_at"))  # registration opens with the notice
-        phone.register()
         return phone
 
     # -- the shop side ---------------------------------------------------------------------------------
@@ -158,28 +126,28 @@ class Walkthrough:
         """The iOS app: the same, with Apple's identity request and its HPKE envelope."""
         request = self.post(f"/checkouts/{order_id}/age-check/apple").json()
         key = ec.EllipticCurvePublicKey.from_encoded_point(
-            ec.SECP256R1(), _b64url_decode(request["encryption_public_key"])
+            ec.SECP256R1(), b64url_decode(request["encryption_public_key"])
         )
         envelope = phone.present_apple(
-            _b64url_decode(request["device_request"]),
-            nonce=_b64url_decode(request["nonce"]),
+            b64url_decode(request["device_request"]),
+            nonce=b64url_decode(request["nonce"]),
             merchant_id=request["merchant_id"],
             team_id=request["team_id"],
             recipient_public_key=key,
         )
-        body = {"challenge_id": request["challenge_id"], "envelope": _b64url(envelope)}
+        body = {"challenge_id": request["challenge_id"], "envelope": b64url(envelope)}
         return self.post(f"/checkouts/{order_id}/age-check/apple/response", body)
 
     def jpki(self, order_id: str, phone: Smartphone, *, consent: bool) -> httpx.Response:
         """The Android app: fetch the challenge, sign it with the JPKI signing key, post with consent."""
         request = self.post(f"/checkouts/{order_id}/age-check/jpki/challenge").json()
-        signature = phone.sign(_b64url_decode(request["challenge"]))
+        signature = phone.sign(b64url_decode(request["challenge"]))
         certificate = phone.signing_certificate.public_bytes(Encoding.DER)
         body = {
             "consent": consent,
             "challenge_id": request["challenge_id"],
-            "signature": _b64url(signature),
-            "certificate": _b64url(certificate),
+            "signature": b64url(signature),
+            "certificate": b64url(certificate),
         }
         return self.post(f"/checkouts/{order_id}/age-check/jpki", body)
 

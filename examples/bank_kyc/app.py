@@ -41,19 +41,13 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from myna_rp.challenge import (
-    Challenge,
-    ChallengeStore,
-    MemoryChallengeStore,
-    RedisChallengeStore,
-    SQLiteChallengeStore,
-)
+from myna_rp.challenge import Challenge, ChallengeStore
 from myna_rp.clock import Clock, SystemClock
 from myna_rp.errors import ConfigurationError
 from myna_rp.identity import VerificationMode
@@ -69,19 +63,17 @@ from myna_rp.kyc import (
 )
 from myna_rp.platform import APIKey, PlatformClient
 
+from .._shared.encoding import b64url
+from .._shared.problems import openapi_problems as _problems
+from .._shared.wiring import challenge_store
 from .customers import Customer, CustomerStore, engine_for
 from .errors import AdminUnauthenticatedError, MalformedRequestError
-from .problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, problem_response
+from .problems import install_problem_handlers, problem_response
 from .service import BankService, LatestAttributesSource, LoginEvidence, SigningEvidence
 from .settings import BankSettings
 from .trust import PlatformClock, verifier_from_platform
 
-_PROBLEM: dict[str, Any] = {"content": {PROBLEM_MEDIA_TYPE: {}}, "description": "RFC 9457 problem"}
 _MAX_WEBHOOK_BYTES = 256 * 1024
-
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return dict.fromkeys(statuses, _PROBLEM)
 
 
 # ------------------------------------------------------------------------------------------- wiring
@@ -109,33 +101,6 @@ class BankDependencies:
     engine: Engine | None = None
     platform: PlatformClient | LatestAttributesSource | None = None
     http: httpx.Client | None = None
-
-
-def _challenge_store(
-    settings: BankSettings, clock: Clock, closers: list[Callable[[], None]]
-) -> ChallengeStore:
-    """The store ``settings.challenge_store`` names; what must be closed at shutdown goes to ``closers``."""
-    ttl = timedelta(seconds=settings.challenge_ttl_seconds)
-    url = settings.challenge_store
-    if url == "memory":
-        return MemoryChallengeStore(clock=clock, default_ttl=ttl)
-    if url.startswith("sqlite:///"):
-        store = SQLiteChallengeStore(url.removeprefix("sqlite:///"), clock=clock, default_ttl=ttl)
-        closers.append(store.close)
-        return store
-    import redis  # the optional extra "redis"
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
-
-    # Timeouts and two quick retries: an unreachable Redis must become a 503 soon, not hang the worker.
-    client = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=settings.http_timeout_seconds,
-        socket_timeout=settings.http_timeout_seconds,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
-    )
-    closers.append(client.close)
-    return RedisChallengeStore(client, clock=clock, default_ttl=ttl, key_prefix=settings.challenge_key_prefix)
 
 
 def build_bank(
@@ -174,7 +139,7 @@ def build_bank(
             verifier = verifier_from_platform(http, clock=clock, subject_id_key=key)
         challenges = dependencies.challenges
         if challenges is None:
-            challenges = _challenge_store(settings, clock, closers)
+            challenges = challenge_store(settings, clock, closers)
         platform = dependencies.platform
         if platform is None and settings.platform_api_key is not None:
             platform = PlatformClient(
@@ -384,14 +349,24 @@ def _challenge_out(
 ) -> ChallengeOut:
     return ChallengeOut(
         challenge_id=handle if handle is not None else challenge.id,
-        challenge=_b64url(to_sign if to_sign is not None else challenge.value),
+        challenge=b64url(to_sign if to_sign is not None else challenge.value),
         expires_at=challenge.expires_at,
         sign_with=sign_with,
     )
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+def _too_large(request: Request) -> JSONResponse:
+    """413: a webhook body over :data:`_MAX_WEBHOOK_BYTES` (declared or read)."""
+    return problem_response(
+        request, status=413, code="PAYLOAD_TOO_LARGE", title="Payload too large", detail="body too large"
+    )
+
+
+def _jsonl(export: Callable[[io.StringIO], object]) -> PlainTextResponse:
+    """An export (``export(stream)`` writes JSON lines) as an ``application/jsonl`` answer."""
+    stream = io.StringIO()
+    export(stream)
+    return PlainTextResponse(stream.getvalue(), media_type="application/jsonl; charset=utf-8")
 
 
 def _customer_out(bank: BankService, customer: Customer) -> CustomerOut:
@@ -607,22 +582,10 @@ def create_app(
     async def webhook(request: Request) -> Any:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > _MAX_WEBHOOK_BYTES:
-            return problem_response(
-                request,
-                status=413,
-                code="PAYLOAD_TOO_LARGE",
-                title="Payload too large",
-                detail="body too large",
-            )
+            return _too_large(request)
         body = await request.body()
         if len(body) > _MAX_WEBHOOK_BYTES:
-            return problem_response(
-                request,
-                status=413,
-                code="PAYLOAD_TOO_LARGE",
-                title="Payload too large",
-                detail="body too large",
-            )
+            return _too_large(request)
         outcome = await run_in_threadpool(bank.handle_webhook, dict(request.headers), body)
         return WebhookOut(
             event_id=outcome.event_id, type=outcome.event_type, outcome=outcome.outcome, reason=outcome.reason
@@ -636,9 +599,7 @@ def create_app(
         dependencies=[admin_only],
     )
     def export_records() -> PlainTextResponse:
-        stream = io.StringIO()
-        bank.kyc.records.export_jsonl(stream)
-        return PlainTextResponse(stream.getvalue(), media_type="application/jsonl; charset=utf-8")
+        return _jsonl(bank.kyc.records.export_jsonl)
 
     @app.get(
         "/admin/attribute-updates.jsonl",
@@ -648,8 +609,6 @@ def create_app(
         dependencies=[admin_only],
     )
     def export_updates() -> PlainTextResponse:
-        stream = io.StringIO()
-        bank.customers.export_updates_jsonl(stream)
-        return PlainTextResponse(stream.getvalue(), media_type="application/jsonl; charset=utf-8")
+        return _jsonl(bank.customers.export_updates_jsonl)
 
     return app

@@ -54,24 +54,26 @@ Every 503 carries ``Retry-After``; every 401 a ``WWW-Authenticate`` challenge (R
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from fastapi import FastAPI
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from myna_rp.errors import Reason
 
-from myna_rp.challenge import ChallengeStoreUnavailableError
-from myna_rp.errors import MynaRPError, Reason
-
+from .._shared.problems import PROBLEM_MEDIA_TYPE, Problems, allowed_methods
 from .errors import BankError
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://myna-rp.example/examples/bank-kyc/problems/"
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE_BASE",
+    "allowed_methods",
+    "bank_problem",
+    "install_problem_handlers",
+    "problem_response",
+    "problem_type",
+    "reason_status",
+    "sdk_problem",
+]
 
-_LOG = logging.getLogger("examples.bank_kyc")
+PROBLEM_TYPE_BASE = "https://myna-rp.example/examples/bank-kyc/problems/"
 
 #: Status and title per SDK reason; a reason not listed is a 422 "evidence does not verify".
 _REASON_STATUS: dict[Reason, tuple[int, str]] = {
@@ -94,153 +96,46 @@ _REASON_STATUS: dict[Reason, tuple[int, str]] = {
     Reason.WEBHOOK_REPLAYED: (409, "Webhook replayed"),
     Reason.HOLDER_MISMATCH: (403, "Certificates of different holders"),
 }
-_DEFAULT_STATUS = (422, "Evidence does not verify")
-_RETRY_AFTER = {503: "30"}
-#: The WWW-Authenticate challenge of each 401 code (RFC 9110 §11.6.1); others get the Bearer one.
-_CHALLENGES = {
-    "UNAUTHENTICATED": 'Bearer realm="bank-kyc"',
-    "LOGIN_NOT_RECOGNISED": 'JPKI realm="bank-kyc"',
-    "WEBHOOK_SIGNATURE_INVALID": 'Standard-Webhooks realm="bank-kyc"',
-}
+_BEARER = 'Bearer realm="bank-kyc"'
+
+_PROBLEMS = Problems(
+    type_base=PROBLEM_TYPE_BASE,
+    reason_statuses=_REASON_STATUS,
+    logger="examples.bank_kyc",
+    headers={"Cache-Control": "no-store"},
+    # The WWW-Authenticate challenge of each 401 code (RFC 9110 §11.6.1); others get the Bearer one.
+    challenges={
+        "UNAUTHENTICATED": _BEARER,
+        "LOGIN_NOT_RECOGNISED": 'JPKI realm="bank-kyc"',
+        "WEBHOOK_SIGNATURE_INVALID": 'Standard-Webhooks realm="bank-kyc"',
+    },
+    default_challenge=_BEARER,
+)
 
 
-def problem_type(code: str) -> str:
-    """The stable ``type`` URI of a problem code."""
-    return PROBLEM_TYPE_BASE + code.lower().replace("_", "-")
+#: The stable ``type`` URI of a problem code.
+problem_type = _PROBLEMS.type_of
 
 
 def reason_status(reason: Reason) -> int:
     """The HTTP status the bank answers for an SDK reason."""
-    return _REASON_STATUS.get(reason, _DEFAULT_STATUS)[0]
+    return _PROBLEMS.status_of(reason)[0]
 
 
-def problem_response(
-    request: Request,
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": problem_type(code),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-        **extra,
-    }
-    answer_headers: dict[str, str] = {"Cache-Control": "no-store", **(headers or {})}
-    if status in _RETRY_AFTER:
-        answer_headers["Retry-After"] = _RETRY_AFTER[status]
-    if status == 401:
-        answer_headers.setdefault("WWW-Authenticate", _CHALLENGES.get(code, _CHALLENGES["UNAUTHENTICATED"]))
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=answer_headers)
+#: A problem answer of the bank (``extra``: extension members; ``Cache-Control: no-store``, a 503
+#: gets ``Retry-After``, a 401 the code's ``WWW-Authenticate`` challenge).
+problem_response = _PROBLEMS.response
 
 
-def sdk_problem(request: Request, error: MynaRPError) -> JSONResponse:
-    """The problem document of an SDK error (its reason is the code; a challenge-store outage is a 503
-    ``CHALLENGE_STORE_UNAVAILABLE``, not the client's fault)."""
-    if isinstance(error, ChallengeStoreUnavailableError):
-        return problem_response(
-            request,
-            status=503,
-            code="CHALLENGE_STORE_UNAVAILABLE",
-            title="Challenge store unavailable",
-            detail="the challenge store could not answer: nothing was accepted; try again later",
-            reason=error.reason.value,
-        )
-    status, title = _REASON_STATUS.get(error.reason, _DEFAULT_STATUS)
-    return problem_response(
-        request,
-        status=status,
-        code=error.reason.value,
-        title=title,
-        detail=error.message,
-        reason=error.reason.value,
-    )
+#: The problem of an SDK error (its reason is the code; a challenge-store outage is a 503
+#: ``CHALLENGE_STORE_UNAVAILABLE``, not the client's fault).
+sdk_problem = _PROBLEMS.sdk_response
 
 
-def bank_problem(request: Request, error: BankError) -> JSONResponse:
-    extra = dict(error.extra)
-    if error.reason is not None:
-        extra["reason"] = error.reason.value
-    headers = {"WWW-Authenticate": error.www_authenticate} if error.www_authenticate else None
-    return problem_response(
-        request,
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        headers=headers,
-        **extra,
-    )
-
-
-def allowed_methods(request: Request) -> str:
-    """The ``Allow`` value of a 405 (RFC 9110 §10.2.1): every method of every route matching the path."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})  # no method matches: path only
-        if match is Match.PARTIAL:
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+#: The problem document of a refusal decided by the bank.
+bank_problem = _PROBLEMS.error_response
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error to a problem document."""
-
-    async def on_sdk(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, MynaRPError)
-        return sdk_problem(request, exc)
-
-    async def on_bank(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, BankError)
-        return bank_problem(request, exc)
-
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        # Never echo the input: it may be a certificate carrying the basic four attributes.
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return problem_response(
-            request,
-            status=422,
-            code="VALIDATION_ERROR",
-            title="Invalid request",
-            detail="the request does not match the schema",
-            errors=errors,
-        )
-
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request)
-        return problem_response(
-            request,
-            status=exc.status_code,
-            code=code,
-            title=str(exc.detail),
-            detail=str(exc.detail),
-            headers=headers,
-        )
-
-    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
-        # The exception's type only: its message could quote input.
-        _LOG.error("internal error on %s: %s", request.url.path, type(exc).__name__)
-        return problem_response(
-            request, status=500, code="INTERNAL_ERROR", title="Internal error", detail="internal error"
-        )
-
-    app.add_exception_handler(MynaRPError, on_sdk)
-    app.add_exception_handler(BankError, on_bank)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_bug)
+    _PROBLEMS.install(app, BankError)

@@ -96,7 +96,6 @@ date of birth, certificate or signature.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import logging
@@ -119,6 +118,7 @@ from myna_rp.kyc.record import JST
 from myna_rp.platform import PlatformChallenge, WebhookEvent, WebhookEventType, WebhookVerifier
 from myna_rp.revocation import RevocationReason
 
+from .._shared.encoding import b64url, b64url_decode
 from .customers import (
     AccountAttributes,
     AttributeUpdate,
@@ -345,7 +345,7 @@ class BankService:
         login = self._challenges.issue(
             session_id=opening_id, purpose=_platform_bind_purpose(platform), ttl=self._ttl
         )
-        handle = ".".join((login.id, _b64url(platform.challenge_id.encode("utf-8")), _b64url(platform.nonce)))
+        handle = ".".join((login.id, b64url(platform.challenge_id.encode("utf-8")), b64url(platform.nonce)))
         _LOG.info("account opening %s started (login bound through the platform)", opening_id)
         return OpeningStart(opening_id, signing, login, handle, platform.nonce)
 
@@ -716,14 +716,10 @@ def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _b64url_decode(text: str) -> bytes:
     if not text or "=" in text or any(c in text for c in "+/ \t\r\n"):
         raise ValueError("not unpadded base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return b64url_decode(text)
 
 
 def _platform_bind_purpose(challenge: PlatformChallenge) -> str:

@@ -25,6 +25,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .._shared.settings import ChallengeStoreURL, HttpURL, hex_secret
+
 
 class BankSettings(BaseSettings):
     """Configuration of one bank instance.
@@ -67,9 +69,9 @@ class BankSettings(BaseSettings):
     organisation: str = Field(default="Example Bank K.K. (synthetic)", min_length=1, max_length=200)
     operator_id: str = Field(default="bank-kyc-service", min_length=1, max_length=100)
     mode: Literal["direct", "platform"] = "direct"
-    platform_url: str = "http://127.0.0.1:8700"
+    platform_url: HttpURL = "http://127.0.0.1:8700"
     database_url: str = "sqlite:///var/bank-kyc.sqlite3"
-    challenge_store: str = "memory"
+    challenge_store: ChallengeStoreURL = "memory"
     challenge_key_prefix: str = Field(default="bank_kyc:challenge:", min_length=1, max_length=100)
     challenge_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     session_ttl_seconds: int = Field(default=1800, ge=60, le=86_400)
@@ -83,32 +85,10 @@ class BankSettings(BaseSettings):
     admin_token: str | None = Field(default=None, repr=False, min_length=16)
     http_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
-    @field_validator("platform_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @field_validator("challenge_store")
-    @classmethod
-    def _challenge_store(cls, value: str) -> str:
-        if value != "memory" and not value.startswith(("sqlite:///", "redis://", "rediss://")):
-            raise ValueError("challenge_store is memory, sqlite:///PATH or redis://HOST:PORT/DB")
-        return value
-
     @field_validator("subject_id_key")
     @classmethod
     def _subject_key(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError as exc:
-            raise ValueError("subject_id_key must be hex") from exc
-        if len(raw) < 32:
-            raise ValueError("subject_id_key must hold at least 32 bytes (64 hex digits)")
-        return value
+        return hex_secret(value, "subject_id_key")
 
     @field_validator("webhook_secret")
     @classmethod

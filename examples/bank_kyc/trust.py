@@ -18,16 +18,19 @@ responder reached over the certified verifier's private channel, the CRL URLs pe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 import httpx
 from cryptography import x509
 
-from myna_rp.clock import Clock, require_aware
+from myna_rp.clock import Clock
 from myna_rp.errors import ConfigurationError
 from myna_rp.jpki import JPKIVerifier, TrustStore
-from myna_rp.kyc import FreshOCSPCache, require_ekyc_policy
-from myna_rp.revocation import CRLSource, OCSPClient, RevocationCache, RevocationChecker, RevocationPolicy
+from myna_rp.kyc import FreshOCSPCache as FreshOCSPCache  # re-exported (see the module docstring)
+from myna_rp.kyc import require_ekyc_policy
+from myna_rp.revocation import RevocationCache, RevocationPolicy
+
+from .._shared.trust import READ_ERRORS, JPKIRevocationSources, read_jpki_roots, revocation_checker
+from .._shared.trust import PlatformClock as PlatformClock  # re-exported
 
 
 def build_verifier(
@@ -63,11 +66,8 @@ def build_verifier(
     require_ekyc_policy(policy)
     if len(subject_id_key) < 32:
         raise ConfigurationError("the subject-id key must be at least 32 bytes")
-    checker = RevocationChecker(
-        ocsp=OCSPClient(http, dict(ocsp_responders)),
-        crls=CRLSource(urls={k: list(v) for k, v in crl_urls.items()}, http=http) if crl_urls else None,
-        cache=cache if cache is not None else FreshOCSPCache(clock),
-        clock=clock,
+    checker = revocation_checker(
+        http=http, clock=clock, ocsp_responders=ocsp_responders, crl_urls=crl_urls, cache=cache
     )
     return JPKIVerifier(trust, revocation=checker, policy=policy, clock=clock, subject_id_key=subject_id_key)
 
@@ -88,57 +88,19 @@ def verifier_from_platform(
         ConfigurationError: the platform did not answer, or answered something unusable.
     """
     try:
-        answer = http.get("/ca")
-        answer.raise_for_status()
-        roots: list[tuple[int, x509.Certificate, str]] = [
-            (
-                int(ca["generation"]),
-                x509.load_pem_x509_certificate(ca["certificate_pem"].encode()),
-                ca["crl_url"],
-            )
-            for ca in answer.json()
-        ]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        roots = read_jpki_roots(http)
+    except READ_ERRORS as exc:
         raise ConfigurationError(
             f"cannot read the trust configuration from the platform ({type(exc).__name__})"
         ) from exc
-    if not roots:
-        raise ConfigurationError("the platform lists no JPKI root")
-    crl_urls: dict[x509.Name, list[str]] = {}
-    for _, root, url in sorted(roots, key=lambda item: -item[0]):
-        crl_urls.setdefault(root.subject, []).append(url)
+    sources = JPKIRevocationSources.of(roots, ocsp_path=ocsp_path)
     return build_verifier(
-        trust=TrustStore.from_certificates([root for _, root, _ in roots]),
+        trust=sources.trust,
         http=http,
         clock=clock,
-        ocsp_responders={root.subject: ocsp_path for _, root, _ in roots},
-        crl_urls=crl_urls,
+        ocsp_responders=sources.ocsp_responders,
+        crl_urls=sources.crl_urls,
         policy=policy,
         subject_id_key=subject_id_key,
         cache=cache,
     )
-
-
-class PlatformClock:
-    """The mock platform's test clock, read over HTTP (``GET /admin/clock``) on every call.
-
-    For walk-throughs that move the mock's time (``POST /admin/clock``) while the bank runs in another
-    process: certificates, OCSP answers and webhook timestamps carry mock time, so the bank must judge them
-    by it. Never use it against a real platform.
-
-    Raises (from :meth:`now`):
-        ConfigurationError: the platform has no test clock (not in test mode) or did not answer.
-    """
-
-    def __init__(self, http: httpx.Client) -> None:
-        self._http = http
-
-    def now(self) -> datetime:
-        try:
-            answer = self._http.get("/admin/clock")
-            answer.raise_for_status()
-            return require_aware(datetime.fromisoformat(answer.json()["now"]))
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(
-                "cannot read the platform's clock (is the mock in test mode? MYNA_MOCK_TEST_MODE=true)"
-            ) from exc

@@ -38,21 +38,31 @@ import base64
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from mock_platform.device import MunicipalCounter, Smartphone
+from mock_platform.device import Smartphone
 from mock_platform.device.platform_holder import give_consent
 from mock_platform.device.simulator import Card, PlatformProblemError
 
-# Synthetic credentials of the simulated customers (the mock's test data, not secrets).
-CARD_PASSWORD = "AB1234"  # noqa: S105 - 署名用パスワード (6–16 upper-case letters and digits)
-CARD_PIN = "1234"  # 利用者証明用 / 券面事項入力補助用 暗証番号 (4 digits)
-PHONE_PASSWORD = "PHONE1"  # noqa: S105
-PHONE_PIN = "4321"
+from .._shared.encoding import b64url_decode
+from .._shared.walkthrough import CARD_PASSWORD, CARD_PIN, PHONE_PASSWORD, PHONE_PIN, SimulatedCustomers
+
+__all__ = [
+    "CARD_PASSWORD",
+    "CARD_PIN",
+    "HANAKO",
+    "HANAKO_MOVED",
+    "PHONE_PASSWORD",
+    "PHONE_PIN",
+    "STRANGER",
+    "Walkthrough",
+    "main",
+    "register",
+    "run",
+]
 
 HANAKO: dict[str, str] = {
     "name": "見本　花子",
@@ -82,32 +92,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class Walkthrough:
+class Walkthrough(SimulatedCustomers):
     """The customer's side: the device simulator against the platform, plain HTTP against the bank."""
 
     def __init__(
         self, platform: httpx.Client, bank: httpx.Client, *, say: Callable[[str], None] = print
     ) -> None:
-        self.platform = platform
+        super().__init__(platform, say)
         self.bank = bank
-        self.say = say
-        self.counter = MunicipalCounter(platform)
 
     # -- helpers --------------------------------------------------------------------------------------
-
-    def wait_until(self, instant: str | None) -> None:
-        """Move the mock's test clock to ``instant`` (a notice) unless already past."""
-        if instant is None:
-            return
-        if datetime.fromisoformat(instant) > self.platform_now():
-            self.platform.post("/admin/clock", json={"now": instant}).raise_for_status()
-
-    def platform_now(self) -> datetime:
-        return datetime.fromisoformat(self.platform.get("/admin/clock").json()["now"])
 
     def report(self, what: str, answer: httpx.Response) -> dict[str, Any]:
         body: dict[str, Any] = answer.json() if answer.content else {}
@@ -118,25 +112,7 @@ class Walkthrough:
         return body
 
     def card(self, attributes: dict[str, str]) -> Card:
-        resident_id = self.counter.enrol(attributes)
-        return self.counter.issue_card(
-            resident_id,
-            signing_password=CARD_PASSWORD,
-            user_authentication_pin=CARD_PIN,
-            card_face_pin=CARD_PIN,
-        )
-
-    def android(self, card: Card) -> Smartphone:
-        phone = Smartphone(self.platform, "android")
-        applied = phone.android_apply_all(
-            card,
-            CARD_PASSWORD,
-            phone_signing_password=PHONE_PASSWORD,
-            phone_user_authentication_pin=PHONE_PIN,
-        )
-        self.wait_until(applied.get("notice_at"))
-        phone.register()
-        return phone
+        return self.issue_card(attributes)
 
     @staticmethod
     def der(certificate: Any) -> str:
@@ -147,12 +123,12 @@ class Walkthrough:
         body = {
             "signing": {
                 "challenge_id": opening["signing"]["challenge_id"],
-                "signature": _b64(phone.sign(_b64url_decode(opening["signing"]["challenge"]))),
+                "signature": _b64(phone.sign(b64url_decode(opening["signing"]["challenge"]))),
                 "certificate": self.der(phone.signing_certificate),
             },
             "login": {
                 "challenge_id": opening["login"]["challenge_id"],
-                "signature": _b64(phone.authenticate(_b64url_decode(opening["login"]["challenge"]))),
+                "signature": _b64(phone.authenticate(b64url_decode(opening["login"]["challenge"]))),
                 "certificate": self.der(phone.user_authentication_certificate),
             },
         }
@@ -166,7 +142,7 @@ class Walkthrough:
             json={
                 "session_id": challenge["session_id"],
                 "challenge_id": challenge["challenge_id"],
-                "signature": _b64(sign(_b64url_decode(challenge["challenge"]))),
+                "signature": _b64(sign(b64url_decode(challenge["challenge"]))),
                 "certificate": self.der(certificate),
             },
         )

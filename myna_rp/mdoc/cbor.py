@@ -2,17 +2,17 @@
 
 What "strict" means here (domain-mdoc.md, "CBOR hygiene"; ISO/IEC 18013-5 §8.1 and §9.1.2):
 
-- one data item, no trailing bytes; input larger than ``max_bytes`` refused before decoding; at most
-  ``max_tag24_items`` tag-24 items per decode (each costs a Python call: a flood of tiny ones is the
-  cheapest way to burn CPU before any signature is checked), counted as they are met so that decoding
-  stops at the first one over the limit;
+- one data item, no trailing bytes; input larger than ``max_bytes`` (default 1 MiB) refused before
+  decoding; at most ``max_tag24_items`` tag-24 items and ``max_tags`` tags of any number per decode (each
+  costs a Python call: a flood of tiny ones is the cheapest way to burn CPU before any signature is
+  checked), counted as they are met so that decoding stops at the first one over the limit;
 - duplicate map keys rejected (RFC 8949 §5.6), nesting bounded by ``max_depth``, indefinite lengths
   refused unless allowed; a declared length larger than the input fails without allocating it;
 - tag 24 (encoded CBOR data item) is kept as :class:`EncodedCBOR` holding the **received bytes** of the
   tagged item (tag header, bstr header and content), so digests are computed over what was received and
   never over a re-encoding (§9.1.2.4, "IssuerSignedItemBytes"). Input that may hold a tag 24 is decoded
-  without read-ahead, so the item's exact span (with whatever headers it was sent with) is taken from the
-  stream position: the bytes at the item's own position, never bytes found elsewhere in the input;
+  once, without read-ahead, so the item's exact span (with whatever headers it was sent with) is taken
+  from the stream position: the bytes at the item's own position, never bytes found elsewhere in the input;
 - tag 1004 (full-date, RFC 8943) must be ``YYYY-MM-DD`` and becomes :class:`datetime.date`;
 - tag 0 (tdate) must be ``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds, UTC, §7.2.1 of 18013-5) and becomes an
   aware :class:`datetime.datetime`; fractional seconds and numeric offsets are accepted only with
@@ -39,16 +39,21 @@ import cbor2
 
 from ..errors import ConfigurationError, MalformedInputError
 
-# 4 MiB: a My Number Card DeviceResponse is a few kB plus the portrait, a JPEG of typically 10-100 kB
-# (ISO/IEC 18013-5 §7.2.2 portrait / ISO/IEC 19794-5 face images); the largest public sample here (the
-# Annex D mDL with its portrait) is about 3.7 kB. 4 MiB leaves a wide margin for large portraits while
-# bounding the work an unauthenticated input can ask for. Raise it explicitly (CBOROptions(max_bytes=...))
-# for issuers known to send more.
-MAX_CBOR_BYTES = 4 * 1024 * 1024
+# 1 MiB: a My Number Card DeviceResponse is a few kB plus the portrait, a JPEG of typically 10-100 kB
+# (ISO/IEC 18013-5 §7.2.2 portrait / ISO/IEC 19794-5 face images); the largest public sample here (the bdr
+# IssuerSigned) is about 16 kB, the Annex D mDL with its portrait about 3.6 kB. The limit bounds the work
+# an unauthenticated input can ask for: the decoding cost grows with the number of data items, and 1 MiB of
+# one-byte items is the worst case (docs/attribute_proofs.md, "CBOR strictness", gives the measured time).
+# Raise it explicitly (CBOROptions(max_bytes=...)) for issuers known to send more.
+MAX_CBOR_BYTES = 1024 * 1024
 MAX_CBOR_DEPTH = 32
 # A DeviceResponse holds one tag-24 item per disclosed element plus a few (MSO, DeviceNameSpaces): tens,
 # not thousands. 1024 is generous for any real document and bounds the per-item Python work.
 MAX_TAG24_ITEMS = 1024
+# Tags of any number (tag 24 included) in one decode. Outside the tag-24 items, a DeviceResponse holds a
+# handful (tdate, full-date inside items, which are decoded separately); 4096 leaves room for any real
+# document while a flood of two-byte tags (``c1 00``, each a Python call) stops after 8 kB.
+MAX_CBOR_TAGS = 4096
 
 TAG_TDATE = 0
 TAG_ENCODED_CBOR = 24
@@ -80,9 +85,12 @@ _UNINTERPRETED_TAGS = (
     43000,
 )
 
-_TDATE_STRICT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
-_TDATE_LENIENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})\Z")
-_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# ASCII digits only (``\d`` would also match other Unicode digits).
+_TDATE_STRICT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+_TDATE_LENIENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
+)
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +98,11 @@ class CBOROptions:
     """Limits and leniency for :func:`loads`. Frozen; the defaults are the strict profile.
 
     Attributes:
-        max_bytes: largest accepted input (default 4 MiB, see ``MAX_CBOR_BYTES``).
+        max_bytes: largest accepted input (default 1 MiB, see ``MAX_CBOR_BYTES``).
         max_depth: deepest accepted nesting of arrays, maps and tags.
         max_tag24_items: most tag-24 items accepted in one decode (default 1024); nested items are decoded
             (and counted) separately, each under the same limit.
+        max_tags: most tags of any number (tag 24 included) accepted in one decode (default 4096).
         allow_indefinite: accept indefinite-length strings/arrays/maps (RFC 8949 §3.2.2).
         lenient_tdate: accept tdate with fractional seconds or a numeric offset (RFC 3339), as some
             wallets emit (ISO/IEC 18013-5 forbids both). Explicit opt-in only.
@@ -104,9 +113,10 @@ class CBOROptions:
     allow_indefinite: bool = False
     lenient_tdate: bool = False
     max_tag24_items: int = MAX_TAG24_ITEMS
+    max_tags: int = MAX_CBOR_TAGS
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_depth", "max_tag24_items"):
+        for name in ("max_bytes", "max_depth", "max_tag24_items", "max_tags"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"CBOROptions.{name} must be a positive integer")
@@ -182,7 +192,7 @@ def _tdate_decoder(lenient: bool) -> Callable[[object, bool], datetime]:
         text = value[:-1] + "+00:00" if value.endswith("Z") else value
         if "." in text:  # Python parses at most 6 fractional digits
             head, _, rest = text.partition(".")
-            digits = re.match(r"\d+", rest)
+            digits = re.match(r"[0-9]+", rest)
             frac = digits.group(0) if digits else ""
             text = head + "." + (frac[:6].ljust(6, "0")) + rest[len(frac) :]
         try:
@@ -267,26 +277,15 @@ def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
         raise MalformedInputError("empty CBOR input")
     if len(data) > options.max_bytes:
         raise MalformedInputError(f"CBOR input larger than {options.max_bytes} bytes")
-    # d9 00 18, da 00 00 00 18 and db 00.. 18 all contain 00 18: two scans, a superset of the four headers
+    # d9 00 18, da 00 00 00 18 and db 00.. 18 all contain 00 18: two scans, a superset of the four headers.
+    # Such input is decoded once, on the exact-offset path (see _decode). An earlier version first tried a
+    # buffered decode checked by re-encoding the tree; with cbor2 6 the single exact-offset decode is faster
+    # on every real response measured (Annex D, the wallet samples, portraits up to 900 kB) and, for input
+    # made of tiny items, it is one pass instead of up to three.
     if b"\xd8\x18" in data or b"\x00\x18" in data:
         whole = _whole_tag24(data)
         if whole is not None:
             return whole
-        # Fast path: decode with buffered reads, giving each tag-24 item its preferred header, then check
-        # that re-encoding the decoded tree gives back the input byte for byte. A CBOR byte string parses
-        # in exactly one way, so when encode(tree) == input, every item (each tag-24 item included) sits
-        # at the span the encoder wrote it to: the provisional raw bytes are the received bytes at the
-        # item's own position. Any other input (non-preferred headers or lengths anywhere, floats in a
-        # wider width, …) is decoded again on the exact-offset path.
-        value = _decode(
-            data,
-            options,
-            exact_offsets=False,
-            provisional_tag24=True,
-            count_tag24=_may_exceed_tag24_limit(data, options),
-        )
-        if _reencodes_to(value, data):
-            return value
         return _decode(data, options, exact_offsets=True)
     try:
         return _decode(data, options, exact_offsets=False)
@@ -294,14 +293,19 @@ def _loads_bytes(data: bytes, options: CBOROptions) -> Any:
         return _decode(data, options, exact_offsets=True)
 
 
-def _may_exceed_tag24_limit(data: bytes, options: CBOROptions) -> bool:
-    """Whether ``data`` might hold more tag-24 items than allowed (then they are counted one by one).
+# Initial bytes of a tag (major type 6, additional information 0-27).
+_TAG_HEADS = bytes(range(0xC0, 0xDC))
 
-    One decode meets tag-24 items that never overlap (their content is not decoded there) and each takes at
-    least 3 bytes (``d8 18 40``); every tag-24 header holds ``d8 18`` or ``00 18`` (see _TAG24_HEADERS).
+
+def _may_exceed_tag_limit(data: bytes, options: CBOROptions) -> bool:
+    """Whether ``data`` might hold more tags than allowed (then they are counted one by one).
+
+    Every tag starts with a byte in ``c0``..``db`` at a position of its own and takes at least two bytes
+    (its header and a content item), so the count of such bytes, and half the length, bound the number of
+    tags from above.
     """
-    limit = options.max_tag24_items
-    return len(data) > 3 * limit and data.count(b"\xd8\x18") + data.count(b"\x00\x18") > limit
+    limit = options.max_tags
+    return len(data) > 2 * limit and len(data) - len(data.translate(None, _TAG_HEADS)) > limit
 
 
 def loads_many(items: Sequence[bytes], options: CBOROptions = STRICT) -> list[Any]:
@@ -330,7 +334,10 @@ def loads_many(items: Sequence[bytes], options: CBOROptions = STRICT) -> list[An
 
 
 def _decode_back_to_back(items: Sequence[bytes], options: CBOROptions) -> list[Any] | None:
-    fp = io.BytesIO(b"".join(items))
+    joined = b"".join(items)
+    if _may_exceed_tag_limit(joined, options):  # the limit is per item: let loads count each one
+        return None
+    fp = io.BytesIO(joined)
     values: list[Any] = []
     try:
         decoder = cbor2.CBORDecoder(
@@ -381,19 +388,6 @@ def _whole_tag24(data: bytes) -> EncodedCBOR | None:
     return EncodedCBOR(raw=data, content=data[start + 1 + width :])
 
 
-def _reencodes_to(value: object, data: bytes) -> bool:
-    try:
-        return cbor2.dumps(value, encoders=_ENCODERS, default=_encode_default, date_as_datetime=False) == data
-    except (cbor2.CBOREncodeError, TypeError, ValueError, OverflowError, RecursionError):
-        return False
-
-
-def _provisional_tag24(value: object, _immutable: bool) -> EncodedCBOR:
-    if not isinstance(value, bytes):
-        raise MalformedInputError("tag 24 must enclose a byte string")
-    return EncodedCBOR(raw=_preferred_tag24(value), content=value)
-
-
 class _HasTag24(Exception):  # noqa: N818 - internal control flow, never raised to callers
     """A tag-24 item met on the position-less path: decode again with exact offsets."""
 
@@ -408,36 +402,43 @@ def _position_less_decoders(lenient_tdate: bool) -> dict[int, Callable[[object, 
     return decoders
 
 
-def _provisional_decoders(lenient_tdate: bool) -> dict[int, Callable[[object, bool], Any]]:
-    decoders = dict(_BASE_DECODERS[lenient_tdate])
-    decoders[TAG_ENCODED_CBOR] = _provisional_tag24
-    return decoders
-
-
-# Built once and never mutated (module-private): the tables for input that holds no tag 24, and for the
-# re-encoding-checked fast path of input that does.
+# Built once and never mutated (module-private): the table for input that holds no tag 24.
 _POSITION_LESS_DECODERS = (_position_less_decoders(False), _position_less_decoders(True))
-_PROVISIONAL_DECODERS = (_provisional_decoders(False), _provisional_decoders(True))
+
+
+def _too_many_tags(options: CBOROptions) -> MalformedInputError:
+    return MalformedInputError(f"more than {options.max_tags} tags in one CBOR input")
+
+
+def _counting(
+    decoders: Mapping[int, Callable[[object, bool], Any]], options: CBOROptions
+) -> tuple[dict[int, Callable[[object, bool], Any]], Callable[[cbor2.CBORTag, bool], Any]]:
+    """``decoders`` and a tag hook that count every tag met (any number) and stop past ``max_tags``."""
+    count = 0
+    limit = options.max_tags
+
+    def tick() -> None:
+        nonlocal count
+        count += 1
+        if count > limit:
+            raise _too_many_tags(options)
+
+    def wrap(decode: Callable[[object, bool], Any]) -> Callable[[object, bool], Any]:
+        def counted(value: object, immutable: bool) -> Any:
+            tick()
+            return decode(value, immutable)
+
+        return counted
+
+    def hook(tag: cbor2.CBORTag, _immutable: bool) -> cbor2.CBORTag:  # tags without a decoder
+        tick()
+        return tag
+
+    return {tag: wrap(decode) for tag, decode in decoders.items()}, hook
 
 
 def _too_many_tag24(options: CBOROptions) -> MalformedInputError:
     return MalformedInputError(f"more than {options.max_tag24_items} tag-24 items in one CBOR input")
-
-
-def _counting_provisional_decoders(options: CBOROptions) -> dict[int, Callable[[object, bool], Any]]:
-    count = 0
-    limit = options.max_tag24_items
-
-    def counted(value: object, immutable: bool) -> EncodedCBOR:
-        nonlocal count
-        count += 1
-        if count > limit:
-            raise _too_many_tag24(options)
-        return _provisional_tag24(value, immutable)
-
-    decoders = dict(_BASE_DECODERS[options.lenient_tdate])
-    decoders[TAG_ENCODED_CBOR] = counted
-    return decoders
 
 
 def _decode(
@@ -445,8 +446,6 @@ def _decode(
     options: CBOROptions,
     *,
     exact_offsets: bool,
-    provisional_tag24: bool = False,
-    count_tag24: bool = False,
 ) -> Any:
     # Exact offsets (any input that may hold a tag 24): cbor2 reads the stream with ``read_size=1``, so no
     # byte is read ahead and, when the tag-24 decoder runs, the stream position is exactly the end of the
@@ -457,7 +456,9 @@ def _decode(
     # at one level, so every span must also start at or after the end of the previous one. The raw bytes
     # are therefore always the bytes at the item's own position, never found by searching the input.
     # Input holding no tag-24 header pattern takes a position-less path with a prebuilt table.
+    # Tags of every number are counted only when the input is large enough to exceed ``max_tags``.
     fp = io.BytesIO(data)
+    decoders: Mapping[int, Callable[[object, bool], Any]]
     if exact_offsets:
         cursor = 0
         count = 0
@@ -487,19 +488,16 @@ def _decode(
             cursor = end
             return EncodedCBOR(raw=data[start:end], content=value)
 
-        decoders = dict(_BASE_DECODERS[options.lenient_tdate])
-        decoders[TAG_ENCODED_CBOR] = encoded_cbor
-    elif provisional_tag24:
-        decoders = (
-            _counting_provisional_decoders(options)
-            if count_tag24
-            else _PROVISIONAL_DECODERS[options.lenient_tdate]
-        )
+        decoders = {**_BASE_DECODERS[options.lenient_tdate], TAG_ENCODED_CBOR: encoded_cbor}
     else:
         decoders = _POSITION_LESS_DECODERS[options.lenient_tdate]
+    tag_hook = None
+    if _may_exceed_tag_limit(data, options):
+        decoders, tag_hook = _counting(decoders, options)
     try:
         decoder = cbor2.CBORDecoder(
             fp,
+            tag_hook=tag_hook,
             read_size=1 if exact_offsets else 4096,
             semantic_decoders=decoders,
             max_depth=options.max_depth,

@@ -7,15 +7,19 @@ validated with ``cryptography.x509.verification`` (through :class:`myna_rp.jpki.
 which memoises valid paths exactly) under an mdoc extension profile; the key carried in a message is
 never trusted by itself.
 
-The certificate that signs the MSO is an end entity, never a CA (Annex B, Table B.3):
+The certificate that signs the MSO is an end entity, never a CA (Annex B, Table B.3: the document signer
+certificate's keyUsage is digitalSignature, its extendedKeyUsage id-mdl-kp-mdlDS ``1.0.18013.5.1.2``):
 
-- reached through an IACA: basicConstraints, if present, not cA; keyUsage present with digitalSignature;
-  extendedKeyUsage with id-mdl-kp-mdlDS (``1.0.18013.5.1.2``) unless the store is built with
-  ``require_ds_eku=False`` (every public sample and issuer here that chains a DS to an IACA carries it);
+- reached through an IACA: basicConstraints, if present, not cA; keyUsage present and exactly
+  digitalSignature (no keyCertSign, cRLSign or any other bit: a key allowed to sign certificates is a CA
+  key, whatever basicConstraints says); extendedKeyUsage with mdlDS unless the store is built with
+  ``require_ds_eku=False`` (every public sample and issuer here that chains a DS to an IACA carries it) —
+  that option only tolerates an *absent* EKU: an EKU list without mdlDS (e.g. serverAuth only) restricts
+  the key to other purposes and is always refused;
 - configured as an anchor itself (a DS trusted directly): not a CA (an IACA configured as a root does
-  not become a document signer by appearing alone in ``x5chain``), keyUsage, if present, with
-  digitalSignature; the EKU is not demanded, because the relying party vouched for that exact
-  certificate and one public sample (``ubique``) has neither keyUsage nor EKU.
+  not become a document signer by appearing alone in ``x5chain``); keyUsage, if present, exactly
+  digitalSignature; extendedKeyUsage, if present, with mdlDS. Neither extension is demanded, because the
+  relying party vouched for that exact certificate and one public sample (``ubique``) has neither.
 """
 
 from __future__ import annotations
@@ -48,9 +52,35 @@ def _require_cert_sign(_policy: Policy, _cert: x509.Certificate, value: x509.Key
         raise ValueError("issuer keyUsage lacks keyCertSign")
 
 
+def _key_usage_problem(usage: x509.KeyUsage) -> str | None:
+    """Why a document signer's keyUsage is not exactly digitalSignature (Annex B, Table B.3), or None."""
+    if not usage.digital_signature:
+        return "the document signer's keyUsage lacks digitalSignature"
+    # encipher_only / decipher_only are defined only with keyAgreement, refused here anyway.
+    if (
+        usage.content_commitment
+        or usage.key_encipherment
+        or usage.data_encipherment
+        or usage.key_agreement
+        or usage.key_cert_sign
+        or usage.crl_sign
+    ):
+        return "the document signer's keyUsage allows more than digitalSignature (e.g. keyCertSign)"
+    return None
+
+
+def _eku_problem(usage: x509.ExtendedKeyUsage) -> str | None:
+    if OID_MDL_DS_EKU not in usage:
+        return "the document signer's extendedKeyUsage lacks mdlDS (1.0.18013.5.1.2)"
+    return None
+
+
 def _ds_key_usage(_policy: Policy, _cert: x509.Certificate, value: x509.KeyUsage | None) -> None:
-    if value is None or not value.digital_signature:
+    if value is None:
         raise ValueError("document signer keyUsage lacks digitalSignature")
+    problem = _key_usage_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _not_a_ca(_policy: Policy, _cert: x509.Certificate, value: x509.BasicConstraints | None) -> None:
@@ -63,10 +93,15 @@ def _ds_eku(_policy: Policy, _cert: x509.Certificate, value: x509.ExtendedKeyUsa
         raise ValueError("document signer lacks the mdlDS extended key usage (1.0.18013.5.1.2)")
 
 
+def _ds_eku_if_present(_policy: Policy, _cert: x509.Certificate, value: x509.ExtendedKeyUsage | None) -> None:
+    if value is not None and OID_MDL_DS_EKU not in value:
+        raise ValueError("document signer's extendedKeyUsage lacks mdlDS (1.0.18013.5.1.2)")
+
+
 def mdoc_extension_policies(*, require_ds_eku: bool = True) -> tuple[ExtensionPolicy, ExtensionPolicy]:
     """(CA, document signer) extension policies for a DS reached through an IACA: CA with cA true and, if
-    present, keyCertSign; DS not a CA, keyUsage present with digitalSignature and — when
-    ``require_ds_eku`` (default) — the mdlDS EKU of 18013-5 Annex B."""
+    present, keyCertSign; DS not a CA, keyUsage present and exactly digitalSignature, and the mdlDS EKU of
+    18013-5 Annex B — required when ``require_ds_eku`` (default), else required only if an EKU is present."""
     ca = (
         ExtensionPolicy.permit_all()
         .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _require_ca)
@@ -79,11 +114,14 @@ def mdoc_extension_policies(*, require_ds_eku: bool = True) -> tuple[ExtensionPo
     )
     if require_ds_eku:
         ee = ee.require_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ds_eku)
+    else:
+        ee = ee.may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ds_eku_if_present)
     return ca, ee
 
 
 def _direct_signer_problem(certificate: x509.Certificate) -> str | None:
-    """Why a configured anchor cannot sign an MSO itself (None when it can): a CA never can."""
+    """Why a configured anchor cannot sign an MSO itself (None when it can): a CA never can; keyUsage, if
+    present, exactly digitalSignature; extendedKeyUsage, if present, with mdlDS."""
     try:
         extensions = certificate.extensions
     except Exception:  # noqa: BLE001 - undecodable extensions: not usable as a signer
@@ -99,10 +137,16 @@ def _direct_signer_problem(certificate: x509.Certificate) -> str | None:
     try:
         usage = extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None:
+        problem = _key_usage_problem(usage)
+        if problem is not None:
+            return problem
+    try:
+        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
         return None
-    if not usage.digital_signature:
-        return "the document signer's keyUsage lacks digitalSignature"
-    return None
+    return _eku_problem(purposes)
 
 
 class IACAStore:
@@ -163,10 +207,10 @@ class IACAStore:
         anchor last (just the DS when it is itself an anchor).
 
         Raises:
-            VerificationError: reason UNTRUSTED_ISSUER (no valid path; a leaf that is a CA or lacks
-                digitalSignature or, for a chained DS, the mdlDS EKU; a directly trusted DS outside its
-                validity period); UNSUPPORTED_ALGORITHM when a certificate uses an algorithm or curve
-                ``cryptography`` does not support.
+            VerificationError: reason UNTRUSTED_ISSUER (no valid path; a leaf that is a CA, whose keyUsage
+                is not exactly digitalSignature, whose EKU list lacks mdlDS, or — chained, by default —
+                that has no EKU; a directly trusted DS outside its validity period); UNSUPPORTED_ALGORITHM
+                when a certificate uses an algorithm or curve ``cryptography`` does not support.
         """
         if not x5chain:
             raise VerificationError("empty x5chain", reason=Reason.UNTRUSTED_ISSUER)

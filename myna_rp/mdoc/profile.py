@@ -8,7 +8,7 @@ Element types (:func:`check_element`, applied by the verifier to every disclosed
 namespaces; domain-mdoc.md, ISO/IEC 23220-2, ISO/IEC 18013-5 §7.2.1 Table 5 for the mDL age elements):
 
 ============================  ===========================================================================
-``age_over_NN``               bool (NN two digits) — ``org.iso.23220.1`` and ``org.iso.18013.5.1``
+``age_over_NN``               bool (NN two ASCII digits) — ``org.iso.23220.1`` and ``org.iso.18013.5.1``
 ``age_in_years``              uint — both
 ``age_birth_year``            uint — ``org.iso.18013.5.1``
 ``birth_date``                full-date (tag 1004 → ``date``); in ``org.iso.23220.1`` also the map
@@ -55,7 +55,9 @@ JP_MNC_ELEMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 
 
-AGE_OVER_ELEMENT = re.compile(r"age_over_(\d{2})\Z")
+# ASCII digits only: ``\d`` would also match other Unicode digits (age_over_٢٠, age_over_２０), names that
+# ISO/IEC 18013-5 §7.2.5 does not define and that must never be read as age_over_20.
+AGE_OVER_ELEMENT = re.compile(r"age_over_([0-9]{2})\Z")
 _ISO_5218 = frozenset({0, 1, 2, 9})
 _MASK_KEYS = frozenset({"birth_date", "approximate_mask"})
 

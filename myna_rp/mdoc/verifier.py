@@ -9,8 +9,10 @@ reports an error), then, for every document (§8.3.2.1.2.2):
    be a document signer, never a CA (UNTRUSTED_ISSUER; see :mod:`myna_rp.mdoc.iaca`);
 2. verifies the issuer signature with the DS key (ISSUER_SIGNATURE_INVALID; UNSUPPORTED_ALGORITHM);
 3. decodes the MSO (``#6.24`` inside the payload) and checks: digestAlgorithm SHA-256/384/512
-   (UNSUPPORTED_ALGORITHM), docType equal to the document's (DOCTYPE_MISMATCH), ``validFrom <= now <=
-   validUntil`` and ``signed`` inside the DS certificate's validity (MSO_NOT_VALID);
+   (UNSUPPORTED_ALGORITHM), docType equal to the document's (DOCTYPE_MISMATCH), ``signed <= validFrom <
+   validUntil`` (§9.1.2.4: validFrom "shall be equal or later than" signed, validUntil "later than"
+   validFrom), ``validFrom <= now <= validUntil``, ``signed <= now`` (no skew) and ``signed`` inside the DS
+   certificate's validity (MSO_NOT_VALID);
 4. for every disclosed IssuerSignedItemBytes, hashes the exact received tag-24 bytes with the MSO's
    algorithm and compares with ``valueDigests[namespace][digestID]`` (DIGEST_MISMATCH; DIGEST_MISSING when
    the namespace or digestID is absent). The bytes are hashed *before* they are decoded: an item whose
@@ -44,6 +46,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+import cbor2
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -150,8 +153,9 @@ class Presentation:
 
     Attributes:
         doc_type: e.g. ``org.iso.23220.1.jp.mnc``.
-        elements: issuer-signed, digest-checked elements ``{namespace: {identifier: value}}`` (read-only);
-            full-date as :class:`datetime.date`, tdate as aware :class:`datetime.datetime`, bstr as bytes.
+        elements: issuer-signed, digest-checked elements ``{namespace: {identifier: value}}``, read-only all
+            the way down: a map inside a value is a ``MappingProxyType``, an array a ``tuple``; full-date
+            as :class:`datetime.date`, tdate as aware :class:`datetime.datetime`, bstr as bytes.
         issuer_chain: the validated path, DS first, anchor last.
         validity: the MSO validity.
         channel: from the SessionTranscript's Handover.
@@ -441,9 +445,19 @@ class MdocVerifier:
                 "the MSO's docType differs from the document's", reason=Reason.DOCTYPE_MISMATCH
             )
         validity = mso.validity
+        if not validity.signed <= validity.valid_from < validity.valid_until:
+            # §9.1.2.4: validFrom "shall be equal or later than" signed; validUntil "later than" validFrom.
+            raise MdocVerificationError(
+                "the MSO's validityInfo is inconsistent (signed <= validFrom < validUntil, §9.1.2.4)",
+                reason=Reason.MSO_NOT_VALID,
+            )
         if not validity.valid_from <= at <= validity.valid_until:
             raise MdocVerificationError(
                 "the MSO is not valid at the verification time (validityInfo)", reason=Reason.MSO_NOT_VALID
+            )
+        if validity.signed > at:  # implied by the two checks above; kept explicit (no clock skew allowed)
+            raise MdocVerificationError(
+                "the MSO was signed after the verification time", reason=Reason.MSO_NOT_VALID
             )
         if not signer.not_before <= validity.signed <= signer.not_after:  # the DS (chain[0]) validity
             raise MdocVerificationError(
@@ -554,7 +568,7 @@ class MdocVerifier:
             value = item["elementValue"]
             if namespace in ELEMENT_RULES:
                 check_element(namespace, identifier, value)
-            values[identifier] = value
+            values[identifier] = _freeze(value) if type(value) in _MUTABLE else value
         return result
 
     def _verify_device(
@@ -602,6 +616,24 @@ class MdocVerifier:
             verify_mac0(message, key, detached_payload=payload, failure=Reason.DEVICE_AUTH_INVALID)
             return DeviceAuthKind.MAC
         raise MalformedInputError("DeviceAuth holds neither deviceSignature nor deviceMac")
+
+
+# Decoded CBOR types that can be changed in place (tag-24 items, bytes, dates and scalars cannot).
+_MUTABLE = frozenset({dict, list, cbor2.CBORTag})
+
+
+def _freeze(value: Any) -> Any:
+    """``value`` made read-only all the way down: maps → MappingProxyType, arrays → tuples, a tag with a
+    mutable content → a new tag holding the frozen content. Depth is bounded by CBOROptions.max_depth."""
+    kind = type(value)
+    if kind is dict:
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if kind is list:
+        return tuple(_freeze(item) for item in value)
+    if kind is cbor2.CBORTag:
+        inner = value.value
+        return cbor2.CBORTag(value.tag, _freeze(inner)) if type(inner) in _MUTABLE else value
+    return value
 
 
 def is_verified_presentation(value: object) -> bool:

@@ -3,8 +3,11 @@
 :class:`PlatformClient` and :class:`AsyncPlatformClient` (:mod:`myna_rp.platform.client`) are thin loops
 around this core: they ask it for a request, send it with their httpx client, and hand back what came
 (bytes, status, headers — or a transport failure); the core answers "done: here is the typed value",
-"retry after so many seconds", "fetch a new token and repeat" or "raise this error". No I/O here, so both
-wrappers share every protocol decision (the structure of httpx's own auth flows).
+"retry after so many seconds", "fetch a new token and repeat" or "raise this error". The whole loop
+(retries, backoff, the one re-authentication, the token fetch) is the generator :meth:`PlatformCore.steps`:
+it yields :data:`Step` values (send this, wait this long, give me a bearer token) and the wrappers only
+perform them (:func:`advance` drives it). No I/O here, so both wrappers share every protocol decision (the
+structure of httpx's own auth flows).
 
 Protocol decisions (see also docs/platform_operator.md):
 
@@ -35,7 +38,7 @@ import hashlib
 import json
 import random
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -65,6 +68,8 @@ from ..jpki.verifier import is_consent_structure
 from ..revocation.status import CertStatus, RevocationReason, RevocationSource, RevocationStatus
 
 T = TypeVar("T")
+S = TypeVar("S")
+R = TypeVar("R")
 
 #: Accepted client-assertion algorithms (asymmetric only).
 ASSERTION_ALGORITHMS = frozenset({"ES256", "PS256", "RS256"})
@@ -229,6 +234,9 @@ class Done(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Retry:
+    """Wait :attr:`delay` seconds, then try again. Also a step of :meth:`PlatformCore.steps` (answer
+    ``None`` once waited)."""
+
     delay: float
 
 
@@ -243,6 +251,83 @@ class Fail:
 
 
 Outcome = Done[T] | Retry | Reauthenticate | Fail
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Step: send :attr:`request`; answer with its :class:`RawResponse`, or the :class:`PlatformError` the
+    wrapper raised for it (transport failure ``PLATFORM_UNAVAILABLE``, oversized body)."""
+
+    request: RequestSpec
+
+
+@dataclass(frozen=True, slots=True)
+class NeedToken:
+    """Step: answer with a bearer token, by driving :meth:`PlatformCore.bearer_steps` under the wrapper's
+    token lock (one token fetch at a time)."""
+
+
+Step = Send | Retry | NeedToken
+Reply = RawResponse | PlatformError | str | None
+#: A protocol run: yields :data:`Step` values, is answered with :data:`Reply` values, returns the result.
+Steps = Generator[Step, Reply, T]
+
+
+def advance(steps: Generator[S, R, T], *reply: R) -> S | Done[T]:
+    """Run ``steps`` to its next step, or to its end (``Done`` with the returned value).
+
+    ``reply`` (one value) answers the previous step; without it the run starts. Exceptions of the run
+    propagate. The one piece of generator mechanics the sync and async drivers of both cores share.
+    """
+    try:
+        return steps.send(*reply) if reply else next(steps)
+    except StopIteration as stop:
+        return Done(stop.value)
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """``Content-Length`` as an int, or ``None`` when absent or not plain ASCII digits.
+
+    ASCII digits only: ``int()`` also reads "١٢" and ``str.isdigit()`` accepts "²"; anything else is
+    ignored and the streamed size cap (:class:`CappedBody`) applies.
+    """
+    value = headers.get("content-length")
+    if value is None or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
+
+
+class CappedBody:
+    """A response body collected chunk by chunk and refused as soon as it exceeds ``limit`` bytes.
+
+    Args:
+        limit: the largest accepted body in bytes.
+        headers: the response headers (a declared ``Content-Length`` over the limit is refused at once).
+        too_large: the error to raise (built only when the limit is exceeded).
+
+    Raises:
+        Whatever ``too_large`` returns, from the constructor or :meth:`add`.
+    """
+
+    __slots__ = ("_chunks", "_limit", "_received", "_too_large")
+
+    def __init__(self, limit: int, headers: Mapping[str, str], too_large: Callable[[], Exception]) -> None:
+        declared = declared_length(headers)
+        if declared is not None and declared > limit:
+            raise too_large()
+        self._limit = limit
+        self._too_large = too_large
+        self._chunks: list[bytes] = []
+        self._received = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self._limit:
+            raise self._too_large()
+        self._chunks.append(chunk)
+
+    def content(self) -> bytes:
+        return b"".join(self._chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +626,45 @@ class PlatformCore:
 
     def forget_token(self) -> None:
         self._token = None
+
+    def bearer_steps(self) -> Steps[str]:
+        """The cached bearer token, or a new one from the token endpoint (drive under the token lock)."""
+        token = self.cached_token()
+        if token is None:
+            token = yield from self.steps(self.token_call())
+        return token
+
+    def steps(self, call: Call[T]) -> Steps[T]:
+        """One logical call with its retries and its one re-authentication, as :data:`Steps`.
+
+        Raises:
+            MynaRPError: the failure :meth:`on_response` / :meth:`on_transport_error` decided on, or a
+                non-transport :class:`PlatformError` answered to :class:`Send` (e.g. an oversized body).
+        """
+        attempt = 0
+        reauthenticated = False
+        while True:
+            attempt += 1
+            token = (yield NeedToken()) if call.authenticated and self.uses_bearer else None
+            reply = yield Send(self.request(call, token if isinstance(token, str) else None))
+            outcome: Outcome[T]
+            if isinstance(reply, PlatformError):
+                if reply.reason is not Reason.PLATFORM_UNAVAILABLE:
+                    raise reply
+                outcome = self.on_transport_error(call, reply, attempt)
+            else:
+                assert isinstance(reply, RawResponse)
+                outcome = self.on_response(call, reply, attempt, reauthenticated=reauthenticated)
+            if isinstance(outcome, Done):
+                return outcome.value
+            if isinstance(outcome, Retry):
+                yield outcome
+            elif isinstance(outcome, Reauthenticate):
+                self.forget_token()
+                reauthenticated = True
+                attempt -= 1
+            else:
+                raise outcome.error
 
     def token_call(self) -> Call[str]:
         """The client-credentials token request (idempotent: each attempt signs a fresh assertion)."""
@@ -874,6 +998,11 @@ def too_large(limit: int, status_code: int) -> PlatformError:
     return _invalid(f"the platform's answer exceeds {limit} bytes", status_code=status_code)
 
 
+def capped_body(limit: int, status_code: int, headers: Mapping[str, str]) -> CappedBody:
+    """A :class:`CappedBody` of a platform answer (:func:`too_large` past ``limit``)."""
+    return CappedBody(limit, headers, lambda: too_large(limit, status_code))
+
+
 def _revoked_status(problem: _ProblemWire, serial_number: int) -> RevocationStatus:
     """The revocation status a revoked/on-hold problem carries, about ``serial_number``."""
     wire = problem.revocation
@@ -903,19 +1032,28 @@ __all__ = [
     "CLIENT_ASSERTION_TYPE",
     "APIKey",
     "Call",
+    "CappedBody",
     "CertificateStatusResult",
     "Credentials",
     "Done",
     "Fail",
+    "NeedToken",
     "Outcome",
     "PlatformChallenge",
     "PlatformCore",
     "PrivateKeyJWT",
     "RawResponse",
     "Reauthenticate",
+    "Reply",
     "RequestSpec",
     "Retry",
     "RetryPolicy",
+    "Send",
+    "Step",
+    "Steps",
+    "advance",
+    "capped_body",
+    "declared_length",
     "media_type",
     "parse_retry_after",
     "too_large",

@@ -2,8 +2,10 @@
 
 :class:`OIDCCore` builds every HTTP request as an :class:`httpx.Request` (a plain value: nothing is sent)
 and checks every answer handed back to it as a :class:`Received` (status, headers, body bytes already read
-under a size cap). :class:`myna_rp.platform.oidc.MynaOIDCClient` and
-:class:`~myna_rp.platform.oidc.AsyncMynaOIDCClient` only move bytes between the two.
+under a size cap). Each operation of the wrappers is one generator of the core (``*_steps``: discovery,
+JWKS refetch on key rotation, service-token reuse and its one renewal included) that yields the requests
+to send and is answered with what came back (:data:`Steps`); :class:`myna_rp.platform.oidc.MynaOIDCClient`
+and :class:`~myna_rp.platform.oidc.AsyncMynaOIDCClient` only drive it and move the bytes.
 
 Standards, and what is checked where:
 
@@ -37,7 +39,7 @@ Standards, and what is checked where:
   ``PLATFORM_RESPONSE_INVALID``; other 4xx problems → ``PLATFORM_REJECTED``; ``invalid_client`` at the token
   endpoint → :class:`OIDCProviderError` with reason ``CLIENT_AUTHENTICATION_FAILED`` (the provider refuses
   *us*); a sign-transaction call refusing our client-credentials *token* (401 ``invalid_token``) →
-  :class:`ServiceTokenRefusedError` (``OIDC_PROVIDER_ERROR``, ``error="invalid_token"``): the wrappers then
+  :class:`ServiceTokenRefusedError` (``OIDC_PROVIDER_ERROR``, ``error="invalid_token"``): the core's runs then
   drop the cached token and retry once with a fresh one.
 """
 
@@ -47,11 +49,11 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -70,6 +72,8 @@ from ..clock import Clock, require_aware
 from ..errors import MalformedInputError, OIDCError, PlatformError, Reason
 from ..jpki.attributes import BasicFourAttributes, DateOfBirth, Gender, parse_date_of_birth
 from ._core import parse_retry_after
+
+T = TypeVar("T")
 
 #: The only ID-token signature algorithm accepted (the Digital Authentication App signs with ES256).
 ID_TOKEN_ALGORITHMS: frozenset[str] = frozenset({"ES256"})
@@ -176,6 +180,11 @@ class Received:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+#: A protocol run of :class:`OIDCCore`: yields the requests to send, is answered with each one's
+#: :class:`Received`, returns the result. The wrappers drive it with :func:`~myna_rp.platform._core.advance`.
+Steps = Generator[httpx.Request, Received, T]
 
 
 @dataclass(frozen=True, slots=True)
@@ -929,8 +938,145 @@ class OIDCCore:
         granted = tokens.scopes or state.scopes
         return any(scope in _ATTRIBUTE_SCOPES for scope in granted)
 
+    # -- protocol runs (what the wrappers' public methods drive) ---------------------------------------
+
+    def metadata_steps(self) -> Steps[ProviderMetadata]:
+        """The provider's metadata: cached, or fetched (discovery)."""
+        cached = self.cached_metadata()
+        if cached is not None:
+            return cached
+        return self.accept_discovery((yield self.discovery_request()))
+
+    def _jwks_steps(self, metadata: ProviderMetadata, *, force: bool = False) -> Steps[KeySet]:
+        cached = None if force else self.cached_jwks()
+        if cached is not None:
+            return cached
+        return self.accept_jwks((yield self.jwks_request(metadata)))
+
+    def _service_token_steps(self, metadata: ProviderMetadata) -> Steps[str]:
+        cached = self.cached_service_token()
+        if cached is not None:
+            return cached
+        received = yield self.client_credentials_request(metadata)
+        return self.remember_service_token(self.accept_token(received, expect_id_token=False))
+
+    def _with_service_token(
+        self, metadata: ProviderMetadata, request: Callable[[str], httpx.Request]
+    ) -> Steps[Received]:
+        """``request`` sent with our client-credentials token; on 401 (a stale cached token) the token is
+        dropped and the request repeated once with a fresh one (a refused fresh token is the caller's)."""
+        fresh = self.cached_service_token() is None
+        token = yield from self._service_token_steps(metadata)
+        received = yield request(token)
+        if received.status_code == 401 and not fresh:
+            self.forget_service_token()
+            token = yield from self._service_token_steps(metadata)
+            received = yield request(token)
+        return received
+
+    def begin_login_steps(
+        self,
+        scopes: Sequence[str],
+        *,
+        redirect_uri: str,
+        acr_values: Sequence[str],
+        sign_transaction: SignTransaction | str | None,
+    ) -> Steps[tuple[str, LoginState]]:
+        """:meth:`begin_login` after discovery (see ``MynaOIDCClient.begin_login``)."""
+        metadata = yield from self.metadata_steps()
+        transaction_id = _transaction_id(sign_transaction) if sign_transaction is not None else None
+        return self.begin_login(
+            metadata,
+            scopes=[str(scope) for scope in scopes],
+            redirect_uri=redirect_uri,
+            acr_values=[str(acr) for acr in acr_values],
+            sign_transaction_id=transaction_id,
+        )
+
+    def complete_login_steps(self, callback: str | Mapping[str, str], state: LoginState) -> Steps[OIDCLogin]:
+        """Callback, code exchange, ID token, UserInfo (see ``MynaOIDCClient.complete_login``)."""
+        metadata = yield from self.metadata_steps()
+        code = self.parse_callback(
+            callback, state, require_iss=metadata.authorization_response_iss_parameter_supported
+        )
+        received = yield self.token_request(metadata, code=code, state=state)
+        tokens = self.accept_token(received, expect_id_token=True)
+        assert tokens.id_token is not None
+        claims = yield from self._validate_steps(metadata, tokens.id_token, state, tokens.access_token)
+        userinfo = None
+        if self.wants_userinfo(tokens, state):
+            received = yield self.userinfo_request(metadata, tokens.access_token)
+            userinfo = self.accept_userinfo(received, claims)
+        return self.login_result(tokens, claims, state, userinfo)
+
+    def _validate_steps(
+        self, metadata: ProviderMetadata, id_token: str, state: LoginState, access_token: str | None
+    ) -> Steps[IDTokenClaims]:
+        keys = yield from self._jwks_steps(metadata)
+        try:
+            return self.validate_id_token(id_token, keys, state, access_token=access_token)
+        except UnknownSigningKeyError:
+            if not self.may_refresh_jwks():
+                raise
+        keys = yield from self._jwks_steps(metadata, force=True)  # key rotation: one refetch
+        return self.validate_id_token(id_token, keys, state, access_token=access_token)
+
+    def validate_id_token_steps(
+        self, id_token: str, state: LoginState, access_token: str | None
+    ) -> Steps[IDTokenClaims]:
+        """:meth:`validate_id_token` against the provider's (cached or fetched) JWKS."""
+        metadata = yield from self.metadata_steps()
+        return (yield from self._validate_steps(metadata, id_token, state, access_token))
+
+    def create_transaction_steps(self, *, digest: bytes, digest_info: bool) -> Steps[SignTransaction]:
+        """A new sign transaction (see ``MynaOIDCClient.create_sign_transaction``)."""
+        metadata = yield from self.metadata_steps()
+        received = yield from self._with_service_token(
+            metadata,
+            lambda token: self.create_transaction_request(
+                metadata, token, digest=digest, digest_info=digest_info
+            ),
+        )
+        return self.accept_transaction(received)
+
+    def fetch_signature_steps(
+        self, transaction: SignTransaction | str, login: OIDCLogin | None
+    ) -> Steps[SignatureResult]:
+        """A transaction's signature, bound to ``transaction`` and ``login`` (see
+        ``MynaOIDCClient.fetch_signature``)."""
+        metadata = yield from self.metadata_steps()
+        transaction_id = _transaction_id(transaction)
+        self.fetch_transaction_request(metadata, "-", transaction_id)  # validates the id first
+        received = yield from self._with_service_token(
+            metadata, lambda token: self.fetch_transaction_request(metadata, token, transaction_id)
+        )
+        result = self.accept_signature(received, transaction_id)
+        return _check_signature_binding(result, transaction, login)
+
 
 # ----------------------------------------------------------------------------------------- helpers
+
+
+def _transaction_id(transaction: SignTransaction | str) -> str:
+    return transaction.transaction_id if isinstance(transaction, SignTransaction) else transaction
+
+
+def _check_signature_binding(
+    result: SignatureResult, transaction: SignTransaction | str, login: OIDCLogin | None
+) -> SignatureResult:
+    if isinstance(transaction, SignTransaction) and result.digest != transaction.digest:
+        raise PlatformError(
+            "the signed digest differs from the transaction's", reason=Reason.PLATFORM_RESPONSE_INVALID
+        )
+    if login is not None:
+        if login.sign_transaction_id != result.transaction_id:
+            raise OIDCError(
+                "this login did not present that sign transaction", reason=Reason.OIDC_TOKEN_INVALID
+            )
+        if result.subject != login.subject:
+            raise OIDCError("the signer is not the holder who logged in", reason=Reason.OIDC_TOKEN_INVALID)
+    return result
+
 
 _ATTRIBUTE_SCOPES = frozenset({OIDCScope.NAME, OIDCScope.ADDRESS, OIDCScope.BIRTHDATE, OIDCScope.GENDER})
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
@@ -1179,6 +1325,7 @@ __all__ = [
     "ServiceTokenRefusedError",
     "SignTransaction",
     "SignatureResult",
+    "Steps",
     "TokenSet",
     "UnknownSigningKeyError",
     "digest_info_sha256",

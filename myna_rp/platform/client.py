@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from cryptography import x509
@@ -28,23 +28,28 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..clock import Clock, SystemClock
 from ..encoding import load_certificate
-from ..errors import ConfigurationError, MalformedInputError, PlatformError, Reason
+from ..errors import ConfigurationError, MalformedInputError, PlatformError
 from ..identity import AuthenticationVerification, IdentityVerification
 from ..jpki.attributes import BasicFourAttributes
 from ._core import (
     DEFAULT_MAX_RESPONSE_BYTES,
     Call,
+    CappedBody,
     CertificateStatusResult,
     Credentials,
     Done,
+    NeedToken,
     PlatformChallenge,
     PlatformCore,
     RawResponse,
-    Reauthenticate,
+    Reply,
     RequestSpec,
     Retry,
     RetryPolicy,
-    too_large,
+    Step,
+    Steps,
+    advance,
+    capped_body,
     transport_error,
 )
 
@@ -83,27 +88,26 @@ def _serial(certificate: int | x509.Certificate) -> int:
     return certificate.serial_number if isinstance(certificate, x509.Certificate) else certificate
 
 
-def _raw(response: httpx.Response, body: bytes) -> RawResponse:
-    return RawResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
-
-
-def _declared_too_large(response: httpx.Response, limit: int) -> bool:
-    declared = response.headers.get("content-length")
-    # ASCII digits only: str.isdigit() also accepts "²" and other digits int() cannot parse.
-    return declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit
+def _raw(response: httpx.Response, body: CappedBody) -> RawResponse:
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return RawResponse(response.status_code, headers, body.content())
 
 
 class _Base:
+    """What both wrappers hold: the core, the injected client, its timeout, the sleep function; and the
+    argument checks and call descriptions of the public methods (the I/O is the subclasses')."""
+
     def __init__(
         self,
         base_url: str,
         credentials: Credentials,
-        *,
         clock: Clock | None,
         retry: RetryPolicy | None,
         max_response_bytes: int,
         token_url: str | None,
         rng: random.Random | None,
+        http: httpx.Client | httpx.AsyncClient,
+        timeout: httpx.Timeout | float | None,
     ) -> None:
         self._core = PlatformCore(
             base_url=base_url,
@@ -113,6 +117,45 @@ class _Base:
             max_response_bytes=max_response_bytes,
             token_url=token_url,
             rng=rng,
+        )
+        self._timeout = _timeout(http, timeout)
+
+    def _build(self, http: httpx.Client | httpx.AsyncClient, spec: RequestSpec) -> httpx.Request:
+        return http.build_request(
+            spec.method,
+            spec.url,
+            headers=dict(spec.headers),
+            json=spec.json,
+            data=dict(spec.form) if spec.form is not None else None,
+            timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+
+    def _verify_signature_call(
+        self, data: bytes, signature: bytes, certificate: bytes | x509.Certificate
+    ) -> Call[IdentityVerification]:
+        _bytes(data=data, signature=signature)
+        return self._core.verify_signature_call(
+            data=bytes(data), signature=bytes(signature), certificate=_der(certificate)
+        )
+
+    def _verify_cms_call(
+        self, signed_data: bytes, content: bytes | None, certificate: bytes | x509.Certificate | None
+    ) -> Call[IdentityVerification]:
+        _bytes(signed_data=signed_data)
+        if content is not None:
+            _bytes(content=content)
+        return self._core.verify_cms_call(
+            signed_data=bytes(signed_data),
+            content=bytes(content) if content is not None else None,
+            certificate=_der(certificate) if certificate is not None else None,
+        )
+
+    def _verify_authentication_call(
+        self, challenge: PlatformChallenge, signature: bytes, certificate: bytes | x509.Certificate
+    ) -> Call[AuthenticationVerification]:
+        _bytes(signature=signature)
+        return self._core.verify_authentication_call(
+            challenge=challenge, signature=bytes(signature), certificate=_der(certificate)
         )
 
 
@@ -161,16 +204,9 @@ class PlatformClient(_Base):
                 "PlatformClient needs an httpx.Client (use AsyncPlatformClient for async)"
             )
         super().__init__(
-            base_url,
-            credentials,
-            clock=clock,
-            retry=retry,
-            max_response_bytes=max_response_bytes,
-            token_url=token_url,
-            rng=rng,
+            base_url, credentials, clock, retry, max_response_bytes, token_url, rng, http, timeout
         )
         self._http = http
-        self._timeout = _timeout(http, timeout)
         self._sleep = sleep
         self._token_lock = threading.Lock()
 
@@ -185,12 +221,7 @@ class PlatformClient(_Base):
         attributes, its revocation status (OCSP, good) and the platform's ``user_id``. Retried on
         transient failures (idempotent).
         """
-        _bytes(data=data, signature=signature)
-        return self._execute(
-            self._core.verify_signature_call(
-                data=bytes(data), signature=bytes(signature), certificate=_der(certificate)
-            )
-        )
+        return self._execute(self._verify_signature_call(data, signature, certificate))
 
     def verify_cms(
         self,
@@ -200,16 +231,7 @@ class PlatformClient(_Base):
         certificate: bytes | x509.Certificate | None = None,
     ) -> IdentityVerification:
         """Have the platform verify a CMS SignedData (RFC 5652; detached when ``content`` is given)."""
-        _bytes(signed_data=signed_data)
-        if content is not None:
-            _bytes(content=content)
-        return self._execute(
-            self._core.verify_cms_call(
-                signed_data=bytes(signed_data),
-                content=bytes(content) if content is not None else None,
-                certificate=_der(certificate) if certificate is not None else None,
-            )
-        )
+        return self._execute(self._verify_cms_call(signed_data, content, certificate))
 
     def authentication_challenge(self) -> PlatformChallenge:
         """A platform-issued login nonce (single use, about 5 minutes). Not retried."""
@@ -223,12 +245,7 @@ class PlatformClient(_Base):
         Not retried (the platform consumes the challenge). A reused challenge raises
         :class:`~myna_rp.errors.ChallengeError` (``CHALLENGE_REPLAYED``).
         """
-        _bytes(signature=signature)
-        return self._execute(
-            self._core.verify_authentication_call(
-                challenge=challenge, signature=bytes(signature), certificate=_der(certificate)
-            )
-        )
+        return self._execute(self._verify_authentication_call(challenge, signature, certificate))
 
     def certificate_status(self, certificate: int | x509.Certificate) -> CertificateStatusResult:
         """現況確認: the status now of a certificate (its serial, or the certificate) of a linked holder."""
@@ -238,71 +255,41 @@ class PlatformClient(_Base):
         """The holder's current basic four attributes; ``CONSENT_REQUIRED`` without their consent."""
         return self._execute(self._core.attributes_call(user_id))
 
-    # -- the loop -------------------------------------------------------------------------------------------
-
-    def _bearer(self) -> str:
-        with self._token_lock:
-            token = self._core.cached_token()
-            if token is None:
-                token = self._execute(self._core.token_call())
-            return token
+    # -- the driver of the core's steps ---------------------------------------------------------------------
 
     def _execute(self, call: Call[T]) -> T:
-        attempt = 0
-        reauthenticated = False
-        while True:
-            attempt += 1
-            token = self._bearer() if call.authenticated and self._core.uses_bearer else None
-            try:
-                raw = self._send(self._core.request(call, token))
-            except PlatformError as exc:
-                if exc.reason is not Reason.PLATFORM_UNAVAILABLE:
-                    raise
-                outcome: Any = self._core.on_transport_error(call, exc, attempt)
-            else:
-                outcome = self._core.on_response(call, raw, attempt, reauthenticated=reauthenticated)
-            if isinstance(outcome, Done):
-                value: T = outcome.value
-                return value
-            if isinstance(outcome, Retry):
-                self._sleep(outcome.delay)
-                continue
-            if isinstance(outcome, Reauthenticate):
-                self._core.forget_token()
-                reauthenticated = True
-                attempt -= 1
-                continue
-            raise outcome.error
+        return self._run(self._core.steps(call))
+
+    def _run(self, steps: Steps[T]) -> T:
+        step = advance(steps)
+        while not isinstance(step, Done):
+            step = advance(steps, self._perform(step))
+        return step.value
+
+    def _perform(self, step: Step) -> Reply:
+        if isinstance(step, Retry):
+            self._sleep(step.delay)
+            return None
+        if isinstance(step, NeedToken):
+            with self._token_lock:
+                return self._run(self._core.bearer_steps())
+        try:
+            return self._send(step.request)
+        except PlatformError as exc:
+            return exc
 
     def _send(self, spec: RequestSpec) -> RawResponse:
-        limit = self._core.max_response_bytes
         try:
-            request = self._http.build_request(
-                spec.method,
-                spec.url,
-                headers=dict(spec.headers),
-                json=spec.json,
-                data=dict(spec.form) if spec.form is not None else None,
-                timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-            response = self._http.send(request, stream=True, follow_redirects=False)
+            response = self._http.send(self._build(self._http, spec), stream=True, follow_redirects=False)
             try:
-                if _declared_too_large(response, limit):
-                    raise too_large(limit, response.status_code)
-                chunks: list[bytes] = []
-                received = 0
+                body = capped_body(self._core.max_response_bytes, response.status_code, response.headers)
                 for chunk in response.iter_bytes():
-                    received += len(chunk)
-                    if received > limit:
-                        raise too_large(limit, response.status_code)
-                    chunks.append(chunk)
+                    body.add(chunk)
             finally:
                 response.close()
-        except PlatformError:
-            raise
         except _TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from exc
-        return _raw(response, b"".join(chunks))
+        return _raw(response, body)
 
 
 class AsyncPlatformClient(_Base):
@@ -329,16 +316,9 @@ class AsyncPlatformClient(_Base):
         if not isinstance(http, httpx.AsyncClient):
             raise ConfigurationError("AsyncPlatformClient needs an httpx.AsyncClient")
         super().__init__(
-            base_url,
-            credentials,
-            clock=clock,
-            retry=retry,
-            max_response_bytes=max_response_bytes,
-            token_url=token_url,
-            rng=rng,
+            base_url, credentials, clock, retry, max_response_bytes, token_url, rng, http, timeout
         )
         self._http = http
-        self._timeout = _timeout(http, timeout)
         self._sleep = sleep
         self._token_lock: asyncio.Lock | None = None
 
@@ -346,12 +326,7 @@ class AsyncPlatformClient(_Base):
         self, *, data: bytes, signature: bytes, certificate: bytes | x509.Certificate
     ) -> IdentityVerification:
         """As :meth:`PlatformClient.verify_signature`."""
-        _bytes(data=data, signature=signature)
-        return await self._execute(
-            self._core.verify_signature_call(
-                data=bytes(data), signature=bytes(signature), certificate=_der(certificate)
-            )
-        )
+        return await self._execute(self._verify_signature_call(data, signature, certificate))
 
     async def verify_cms(
         self,
@@ -361,16 +336,7 @@ class AsyncPlatformClient(_Base):
         certificate: bytes | x509.Certificate | None = None,
     ) -> IdentityVerification:
         """As :meth:`PlatformClient.verify_cms`."""
-        _bytes(signed_data=signed_data)
-        if content is not None:
-            _bytes(content=content)
-        return await self._execute(
-            self._core.verify_cms_call(
-                signed_data=bytes(signed_data),
-                content=bytes(content) if content is not None else None,
-                certificate=_der(certificate) if certificate is not None else None,
-            )
-        )
+        return await self._execute(self._verify_cms_call(signed_data, content, certificate))
 
     async def authentication_challenge(self) -> PlatformChallenge:
         """As :meth:`PlatformClient.authentication_challenge`."""
@@ -380,12 +346,7 @@ class AsyncPlatformClient(_Base):
         self, *, challenge: PlatformChallenge, signature: bytes, certificate: bytes | x509.Certificate
     ) -> AuthenticationVerification:
         """As :meth:`PlatformClient.verify_authentication`."""
-        _bytes(signature=signature)
-        return await self._execute(
-            self._core.verify_authentication_call(
-                challenge=challenge, signature=bytes(signature), certificate=_der(certificate)
-            )
-        )
+        return await self._execute(self._verify_authentication_call(challenge, signature, certificate))
 
     async def certificate_status(self, certificate: int | x509.Certificate) -> CertificateStatusResult:
         """As :meth:`PlatformClient.certificate_status`."""
@@ -395,68 +356,39 @@ class AsyncPlatformClient(_Base):
         """As :meth:`PlatformClient.latest_attributes`."""
         return await self._execute(self._core.attributes_call(user_id))
 
-    async def _bearer(self) -> str:
-        if self._token_lock is None:  # created lazily: bound to the running loop
-            self._token_lock = asyncio.Lock()
-        async with self._token_lock:
-            token = self._core.cached_token()
-            if token is None:
-                token = await self._execute(self._core.token_call())
-            return token
-
     async def _execute(self, call: Call[T]) -> T:
-        attempt = 0
-        reauthenticated = False
-        while True:
-            attempt += 1
-            token = await self._bearer() if call.authenticated and self._core.uses_bearer else None
-            try:
-                raw = await self._send(self._core.request(call, token))
-            except PlatformError as exc:
-                if exc.reason is not Reason.PLATFORM_UNAVAILABLE:
-                    raise
-                outcome: Any = self._core.on_transport_error(call, exc, attempt)
-            else:
-                outcome = self._core.on_response(call, raw, attempt, reauthenticated=reauthenticated)
-            if isinstance(outcome, Done):
-                value: T = outcome.value
-                return value
-            if isinstance(outcome, Retry):
-                await self._sleep(outcome.delay)
-                continue
-            if isinstance(outcome, Reauthenticate):
-                self._core.forget_token()
-                reauthenticated = True
-                attempt -= 1
-                continue
-            raise outcome.error
+        return await self._run(self._core.steps(call))
+
+    async def _run(self, steps: Steps[T]) -> T:
+        step = advance(steps)
+        while not isinstance(step, Done):
+            step = advance(steps, await self._perform(step))
+        return step.value
+
+    async def _perform(self, step: Step) -> Reply:
+        if isinstance(step, Retry):
+            await self._sleep(step.delay)
+            return None
+        if isinstance(step, NeedToken):
+            if self._token_lock is None:  # created lazily: bound to the running loop
+                self._token_lock = asyncio.Lock()
+            async with self._token_lock:
+                return await self._run(self._core.bearer_steps())
+        try:
+            return await self._send(step.request)
+        except PlatformError as exc:
+            return exc
 
     async def _send(self, spec: RequestSpec) -> RawResponse:
-        limit = self._core.max_response_bytes
         try:
-            request = self._http.build_request(
-                spec.method,
-                spec.url,
-                headers=dict(spec.headers),
-                json=spec.json,
-                data=dict(spec.form) if spec.form is not None else None,
-                timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            request = self._build(self._http, spec)
             response = await self._http.send(request, stream=True, follow_redirects=False)
             try:
-                if _declared_too_large(response, limit):
-                    raise too_large(limit, response.status_code)
-                chunks: list[bytes] = []
-                received = 0
+                body = capped_body(self._core.max_response_bytes, response.status_code, response.headers)
                 async for chunk in response.aiter_bytes():
-                    received += len(chunk)
-                    if received > limit:
-                        raise too_large(limit, response.status_code)
-                    chunks.append(chunk)
+                    body.add(chunk)
             finally:
                 await response.aclose()
-        except PlatformError:
-            raise
         except _TRANSPORT_ERRORS as exc:
             raise transport_error(exc) from exc
-        return _raw(response, b"".join(chunks))
+        return _raw(response, body)

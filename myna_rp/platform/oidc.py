@@ -39,18 +39,20 @@ authlib or joserfc leaks.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import httpx
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 from ..clock import Clock, SystemClock
-from ..errors import OIDCError, PlatformError, Reason, VerificationError
+from ..errors import PlatformError, Reason, VerificationError
 from ..identity import IdentityVerification, VerificationMode
 from ..jpki.profile import CertificateKind
 from ..jpki.verifier import JPKIVerifier
 from ..revocation import RevocationEvidence
+from ._core import CappedBody, Done, advance
 from ._oidc_core import (
     ID_TOKEN_ALGORITHMS,
     IDTokenClaims,
@@ -67,10 +69,13 @@ from ._oidc_core import (
     ServiceTokenRefusedError,
     SignatureResult,
     SignTransaction,
-    UnknownSigningKeyError,
+    Steps,
     digest_info_sha256,
     map_attributes,
 )
+
+T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 _TRANSPORT_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
 
@@ -86,34 +91,13 @@ def _too_large(limit: int) -> PlatformError:
     )
 
 
-def _declared_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length")
-    # ASCII digits only (int() also reads "١٢" and str.isdigit() accepts "²"): anything else is ignored
-    # and the streamed size cap applies.
-    if value is None or not value.isascii() or not value.isdigit():
-        return None
-    return int(value)
+def _capped_body(limit: int, response: httpx.Response) -> CappedBody:
+    return CappedBody(limit, response.headers, lambda: _too_large(limit))
 
 
-def _transaction_id(transaction: SignTransaction | str) -> str:
-    return transaction.transaction_id if isinstance(transaction, SignTransaction) else transaction
-
-
-def _check_signature_binding(
-    result: SignatureResult, transaction: SignTransaction | str, login: OIDCLogin | None
-) -> SignatureResult:
-    if isinstance(transaction, SignTransaction) and result.digest != transaction.digest:
-        raise PlatformError(
-            "the signed digest differs from the transaction's", reason=Reason.PLATFORM_RESPONSE_INVALID
-        )
-    if login is not None:
-        if login.sign_transaction_id != result.transaction_id:
-            raise OIDCError(
-                "this login did not present that sign transaction", reason=Reason.OIDC_TOKEN_INVALID
-            )
-        if result.subject != login.subject:
-            raise OIDCError("the signer is not the holder who logged in", reason=Reason.OIDC_TOKEN_INVALID)
-    return result
+def _received(response: httpx.Response, body: CappedBody) -> Received:
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    return Received(response.status_code, headers, body.content())
 
 
 def verify_signature_result(
@@ -161,7 +145,35 @@ def verify_signature_result(
     return IdentityVerification.from_jpki(verification, mode=VerificationMode.OIDC)
 
 
-class MynaOIDCClient:
+class _ClientBase(Generic[HttpT]):
+    """What both wrappers share: the injected client, the core, and :meth:`verify_signature` (no I/O)."""
+
+    def __init__(
+        self,
+        http: HttpT,
+        *,
+        issuer: str,
+        client_id: str,
+        private_key: ECKey | RSAKey,
+        clock: Clock | None = None,
+        settings: OIDCSettings | None = None,
+        assertion_alg: str | None = None,
+    ) -> None:
+        self._http: HttpT = http
+        self.core = OIDCCore(
+            issuer=issuer,
+            client_id=client_id,
+            private_key=private_key,
+            clock=clock if clock is not None else SystemClock(),
+            settings=settings,
+            assertion_alg=assertion_alg,
+        )
+
+    #: :func:`verify_signature_result` as a method (CPU only: no await, also on the async client).
+    verify_signature = staticmethod(verify_signature_result)
+
+
+class MynaOIDCClient(_ClientBase[httpx.Client]):
     """A relying party of the Digital Authentication App, over an injected ``httpx.Client``.
 
     Args:
@@ -178,87 +190,34 @@ class MynaOIDCClient:
     most once per ``jwks_min_refresh``) and its client-credentials token; it keeps no per-login state.
     """
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        issuer: str,
-        client_id: str,
-        private_key: ECKey | RSAKey,
-        clock: Clock | None = None,
-        settings: OIDCSettings | None = None,
-        assertion_alg: str | None = None,
-    ) -> None:
-        self._http = http
-        self.core = OIDCCore(
-            issuer=issuer,
-            client_id=client_id,
-            private_key=private_key,
-            clock=clock if clock is not None else SystemClock(),
-            settings=settings,
-            assertion_alg=assertion_alg,
-        )
+    # -- transport: the driver of the core's steps -------------------------------------------------
 
-    # -- transport ----------------------------------------------------------------------------------
+    def _run(self, steps: Steps[T]) -> T:
+        step = advance(steps)
+        while not isinstance(step, Done):
+            step = advance(steps, self._send(step))
+        return step.value
 
     def _send(self, request: httpx.Request) -> Received:
-        limit = self.core.settings.max_response_bytes
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(exc) from exc
         try:
-            declared = _declared_length(response)
-            if declared is not None and declared > limit:
-                raise _too_large(limit)
-            chunks: list[bytes] = []
-            total = 0
+            body = _capped_body(self.core.settings.max_response_bytes, response)
             for chunk in response.iter_bytes():
-                total += len(chunk)
-                if total > limit:
-                    raise _too_large(limit)
-                chunks.append(chunk)
+                body.add(chunk)
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(exc) from exc
         finally:
             response.close()
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        return Received(response.status_code, headers, b"".join(chunks))
+        return _received(response, body)
 
     # -- provider -----------------------------------------------------------------------------------
 
     def metadata(self) -> ProviderMetadata:
         """The provider's metadata (OIDC Discovery), cached for ``settings.metadata_ttl``."""
-        cached = self.core.cached_metadata()
-        if cached is not None:
-            return cached
-        return self.core.accept_discovery(self._send(self.core.discovery_request()))
-
-    def _keys(self, metadata: ProviderMetadata, *, force: bool = False) -> KeySet:
-        cached = None if force else self.core.cached_jwks()
-        if cached is not None:
-            return cached
-        return self.core.accept_jwks(self._send(self.core.jwks_request(metadata)))
-
-    def _service_token(self, metadata: ProviderMetadata) -> str:
-        cached = self.core.cached_service_token()
-        if cached is not None:
-            return cached
-        tokens = self.core.accept_token(
-            self._send(self.core.client_credentials_request(metadata)), expect_id_token=False
-        )
-        return self.core.remember_service_token(tokens)
-
-    def _with_service_token(self, metadata: ProviderMetadata, call: Callable[[str], Received]) -> Received:
-        """``call`` with our client-credentials token; on ``invalid_token`` (a stale cached token) drop
-        it and repeat once with a fresh one (a refused fresh token is raised)."""
-        fresh = self.core.cached_service_token() is None
-        token = self._service_token(metadata)
-        received = call(token)
-        if received.status_code == 401 and not fresh:
-            self.core.forget_service_token()
-            received = call(self._service_token(metadata))
-        return received
+        return self._run(self.core.metadata_steps())
 
     # -- login --------------------------------------------------------------------------------------
 
@@ -283,14 +242,10 @@ class MynaOIDCClient:
         Raises:
             PlatformError: discovery failed. ValueError: ``sign`` scope without a transaction.
         """
-        metadata = self.metadata()
-        transaction_id = _transaction_id(sign_transaction) if sign_transaction is not None else None
-        return self.core.begin_login(
-            metadata,
-            scopes=[str(scope) for scope in scopes],
-            redirect_uri=redirect_uri,
-            acr_values=[str(acr) for acr in acr_values],
-            sign_transaction_id=transaction_id,
+        return self._run(
+            self.core.begin_login_steps(
+                scopes, redirect_uri=redirect_uri, acr_values=acr_values, sign_transaction=sign_transaction
+            )
         )
 
     def complete_login(self, callback: str | Mapping[str, str], state: LoginState) -> OIDCLogin:
@@ -305,33 +260,7 @@ class MynaOIDCClient:
                 :class:`OIDCProviderError` (``OIDC_PROVIDER_ERROR`` / ``CLIENT_AUTHENTICATION_FAILED``).
             PlatformError: ``PLATFORM_UNAVAILABLE``, ``PLATFORM_RESPONSE_INVALID``, ``PLATFORM_REJECTED``.
         """
-        metadata = self.metadata()
-        code = self.core.parse_callback(
-            callback, state, require_iss=metadata.authorization_response_iss_parameter_supported
-        )
-        tokens = self.core.accept_token(
-            self._send(self.core.token_request(metadata, code=code, state=state)), expect_id_token=True
-        )
-        assert tokens.id_token is not None
-        claims = self._validate(metadata, tokens.id_token, state, tokens.access_token)
-        userinfo = None
-        if self.core.wants_userinfo(tokens, state):
-            userinfo = self.core.accept_userinfo(
-                self._send(self.core.userinfo_request(metadata, tokens.access_token)), claims
-            )
-        return self.core.login_result(tokens, claims, state, userinfo)
-
-    def _validate(
-        self, metadata: ProviderMetadata, id_token: str, state: LoginState, access_token: str | None
-    ) -> IDTokenClaims:
-        keys = self._keys(metadata)
-        try:
-            return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
-        except UnknownSigningKeyError:
-            if not self.core.may_refresh_jwks():
-                raise
-        keys = self._keys(metadata, force=True)  # key rotation: one refetch
-        return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
+        return self._run(self.core.complete_login_steps(callback, state))
 
     def validate_id_token(
         self, id_token: str, state: LoginState, *, access_token: str | None = None
@@ -342,7 +271,7 @@ class MynaOIDCClient:
         Raises:
             OIDCError: ``OIDC_TOKEN_INVALID`` / ``OIDC_NONCE_MISMATCH``. PlatformError: discovery/JWKS.
         """
-        return self._validate(self.metadata(), id_token, state, access_token)
+        return self._run(self.core.validate_id_token_steps(id_token, state, access_token))
 
     # -- sign transactions --------------------------------------------------------------------------
 
@@ -362,14 +291,7 @@ class MynaOIDCClient:
                 (``OIDC_PROVIDER_ERROR``, ``error="invalid_token"``) when even a fresh token is refused.
             PlatformError: ``PLATFORM_REJECTED`` (e.g. a malformed digest), transport errors.
         """
-        metadata = self.metadata()
-        received = self._with_service_token(
-            metadata,
-            lambda token: self._send(
-                self.core.create_transaction_request(metadata, token, digest=digest, digest_info=digest_info)
-            ),
-        )
-        return self.core.accept_transaction(received)
+        return self._run(self.core.create_transaction_steps(digest=digest, digest_info=digest_info))
 
     def fetch_signature(
         self, transaction: SignTransaction | str, *, login: OIDCLogin | None = None
@@ -388,109 +310,36 @@ class MynaOIDCClient:
             PlatformError: transport errors, unknown transaction (``PLATFORM_REJECTED``).
             MalformedInputError: ``transaction`` is not a plausible transaction id.
         """
-        metadata = self.metadata()
-        transaction_id = _transaction_id(transaction)
-        self.core.fetch_transaction_request(metadata, "-", transaction_id)  # validates the id first
-        received = self._with_service_token(
-            metadata,
-            lambda token: self._send(self.core.fetch_transaction_request(metadata, token, transaction_id)),
-        )
-        result = self.core.accept_signature(received, transaction_id)
-        return _check_signature_binding(result, transaction, login)
-
-    @staticmethod
-    def verify_signature(
-        result: SignatureResult,
-        verifier: JPKIVerifier,
-        *,
-        document: bytes,
-        at: datetime | None = None,
-        evidence: RevocationEvidence | None = None,
-    ) -> IdentityVerification:
-        """:func:`verify_signature_result` as a method."""
-        return verify_signature_result(result, verifier, document=document, at=at, evidence=evidence)
+        return self._run(self.core.fetch_signature_steps(transaction, login))
 
 
-class AsyncMynaOIDCClient:
+class AsyncMynaOIDCClient(_ClientBase[httpx.AsyncClient]):
     """:class:`MynaOIDCClient` over an ``httpx.AsyncClient`` (same core, same checks, same errors)."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        issuer: str,
-        client_id: str,
-        private_key: ECKey | RSAKey,
-        clock: Clock | None = None,
-        settings: OIDCSettings | None = None,
-        assertion_alg: str | None = None,
-    ) -> None:
-        self._http = http
-        self.core = OIDCCore(
-            issuer=issuer,
-            client_id=client_id,
-            private_key=private_key,
-            clock=clock if clock is not None else SystemClock(),
-            settings=settings,
-            assertion_alg=assertion_alg,
-        )
+    async def _run(self, steps: Steps[T]) -> T:
+        step = advance(steps)
+        while not isinstance(step, Done):
+            step = advance(steps, await self._send(step))
+        return step.value
 
     async def _send(self, request: httpx.Request) -> Received:
-        limit = self.core.settings.max_response_bytes
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(exc) from exc
         try:
-            declared = _declared_length(response)
-            if declared is not None and declared > limit:
-                raise _too_large(limit)
-            chunks: list[bytes] = []
-            total = 0
+            body = _capped_body(self.core.settings.max_response_bytes, response)
             async for chunk in response.aiter_bytes():
-                total += len(chunk)
-                if total > limit:
-                    raise _too_large(limit)
-                chunks.append(chunk)
+                body.add(chunk)
         except _TRANSPORT_ERRORS as exc:
             raise _transport_error(exc) from exc
         finally:
             await response.aclose()
-        headers = {name.lower(): value for name, value in response.headers.items()}
-        return Received(response.status_code, headers, b"".join(chunks))
+        return _received(response, body)
 
     async def metadata(self) -> ProviderMetadata:
-        cached = self.core.cached_metadata()
-        if cached is not None:
-            return cached
-        return self.core.accept_discovery(await self._send(self.core.discovery_request()))
-
-    async def _keys(self, metadata: ProviderMetadata, *, force: bool = False) -> KeySet:
-        cached = None if force else self.core.cached_jwks()
-        if cached is not None:
-            return cached
-        return self.core.accept_jwks(await self._send(self.core.jwks_request(metadata)))
-
-    async def _service_token(self, metadata: ProviderMetadata) -> str:
-        cached = self.core.cached_service_token()
-        if cached is not None:
-            return cached
-        tokens = self.core.accept_token(
-            await self._send(self.core.client_credentials_request(metadata)), expect_id_token=False
-        )
-        return self.core.remember_service_token(tokens)
-
-    async def _with_service_token(
-        self, metadata: ProviderMetadata, call: Callable[[str], Awaitable[Received]]
-    ) -> Received:
-        """As :meth:`MynaOIDCClient._with_service_token`."""
-        fresh = self.core.cached_service_token() is None
-        token = await self._service_token(metadata)
-        received = await call(token)
-        if received.status_code == 401 and not fresh:
-            self.core.forget_service_token()
-            received = await call(await self._service_token(metadata))
-        return received
+        """As :meth:`MynaOIDCClient.metadata`."""
+        return await self._run(self.core.metadata_steps())
 
     async def begin_login(
         self,
@@ -500,84 +349,31 @@ class AsyncMynaOIDCClient:
         acr_values: Sequence[str] = (),
         sign_transaction: SignTransaction | str | None = None,
     ) -> tuple[str, LoginState]:
-        metadata = await self.metadata()
-        transaction_id = _transaction_id(sign_transaction) if sign_transaction is not None else None
-        return self.core.begin_login(
-            metadata,
-            scopes=[str(scope) for scope in scopes],
-            redirect_uri=redirect_uri,
-            acr_values=[str(acr) for acr in acr_values],
-            sign_transaction_id=transaction_id,
+        """As :meth:`MynaOIDCClient.begin_login`."""
+        steps = self.core.begin_login_steps(
+            scopes, redirect_uri=redirect_uri, acr_values=acr_values, sign_transaction=sign_transaction
         )
+        return await self._run(steps)
 
     async def complete_login(self, callback: str | Mapping[str, str], state: LoginState) -> OIDCLogin:
-        metadata = await self.metadata()
-        code = self.core.parse_callback(
-            callback, state, require_iss=metadata.authorization_response_iss_parameter_supported
-        )
-        tokens = self.core.accept_token(
-            await self._send(self.core.token_request(metadata, code=code, state=state)), expect_id_token=True
-        )
-        assert tokens.id_token is not None
-        claims = await self._validate(metadata, tokens.id_token, state, tokens.access_token)
-        userinfo = None
-        if self.core.wants_userinfo(tokens, state):
-            userinfo = self.core.accept_userinfo(
-                await self._send(self.core.userinfo_request(metadata, tokens.access_token)), claims
-            )
-        return self.core.login_result(tokens, claims, state, userinfo)
-
-    async def _validate(
-        self, metadata: ProviderMetadata, id_token: str, state: LoginState, access_token: str | None
-    ) -> IDTokenClaims:
-        keys = await self._keys(metadata)
-        try:
-            return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
-        except UnknownSigningKeyError:
-            if not self.core.may_refresh_jwks():
-                raise
-        keys = await self._keys(metadata, force=True)
-        return self.core.validate_id_token(id_token, keys, state, access_token=access_token)
+        """As :meth:`MynaOIDCClient.complete_login`."""
+        return await self._run(self.core.complete_login_steps(callback, state))
 
     async def validate_id_token(
         self, id_token: str, state: LoginState, *, access_token: str | None = None
     ) -> IDTokenClaims:
-        return await self._validate(await self.metadata(), id_token, state, access_token)
+        """As :meth:`MynaOIDCClient.validate_id_token`."""
+        return await self._run(self.core.validate_id_token_steps(id_token, state, access_token))
 
     async def create_sign_transaction(self, *, digest: bytes, digest_info: bool = False) -> SignTransaction:
-        metadata = await self.metadata()
-        received = await self._with_service_token(
-            metadata,
-            lambda token: self._send(
-                self.core.create_transaction_request(metadata, token, digest=digest, digest_info=digest_info)
-            ),
-        )
-        return self.core.accept_transaction(received)
+        """As :meth:`MynaOIDCClient.create_sign_transaction`."""
+        return await self._run(self.core.create_transaction_steps(digest=digest, digest_info=digest_info))
 
     async def fetch_signature(
         self, transaction: SignTransaction | str, *, login: OIDCLogin | None = None
     ) -> SignatureResult:
-        metadata = await self.metadata()
-        transaction_id = _transaction_id(transaction)
-        self.core.fetch_transaction_request(metadata, "-", transaction_id)  # validates the id first
-        received = await self._with_service_token(
-            metadata,
-            lambda token: self._send(self.core.fetch_transaction_request(metadata, token, transaction_id)),
-        )
-        result = self.core.accept_signature(received, transaction_id)
-        return _check_signature_binding(result, transaction, login)
-
-    @staticmethod
-    def verify_signature(
-        result: SignatureResult,
-        verifier: JPKIVerifier,
-        *,
-        document: bytes,
-        at: datetime | None = None,
-        evidence: RevocationEvidence | None = None,
-    ) -> IdentityVerification:
-        """:func:`verify_signature_result` (CPU only: no await)."""
-        return verify_signature_result(result, verifier, document=document, at=at, evidence=evidence)
+        """As :meth:`MynaOIDCClient.fetch_signature`."""
+        return await self._run(self.core.fetch_signature_steps(transaction, login))
 
 
 __all__ = [
