@@ -8,14 +8,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from joserfc.jwk import ECKey
 from lifecycle_support import OCSP_ONLY, World
 
+from mock_platform.ca.token import TokenSimulator
+from myna_rp.challenge import Challenge, MemoryChallengeStore
 from myna_rp.identity import CertificateSummary, VerificationMode
 from myna_rp.jpki import CertificateKind, FormFactor
 from myna_rp.jpki.attributes import BasicFourAttributes, Gender, parse_date_of_birth
 from myna_rp.jpki.verifier import JPKIVerifier
-from myna_rp.kyc import ConfirmationRecord, KycMethod, RetentionProfile, VerifierIdentity
+from myna_rp.kyc import (
+    ConfirmationRecord,
+    KycMethod,
+    KycService,
+    RetentionProfile,
+    SignatureVerification,
+    SQLRecordRepository,
+    VerifierIdentity,
+)
 from myna_rp.revocation import (
     CertStatus,
     OCSPClient,
@@ -106,3 +117,35 @@ class Registered:
     client_id: str
     api_key: str
     key: ECKey
+
+
+def kyc(
+    world: World, repository: SQLRecordRepository, verifier: SignatureVerification, **options: Any
+) -> KycService:
+    """A bank's eKYC over ``verifier`` (any mode), its own in-memory challenges, on the world's clock."""
+    return KycService(
+        challenges=MemoryChallengeStore(clock=world.clock),
+        verifier=verifier,
+        records=repository,
+        verifier_identity=RP,
+        profile=RetentionProfile.BANK,
+        clock=world.clock,
+        **options,
+    )
+
+
+def der(token: TokenSimulator) -> bytes:
+    return token.certificate.public_bytes(Encoding.DER)
+
+
+def complete_with(
+    service: KycService, token: TokenSimulator, challenge: Challenge, customer: str = "cust-0001"
+) -> ConfirmationRecord:
+    """``token`` (a card's or phone's signing key) signs ``challenge``; the service completes the KYC."""
+    return service.complete(
+        challenge.session_id,
+        challenge.value,
+        customer_reference=customer,
+        signature=token.sign(challenge.value),
+        certificate=der(token),
+    )

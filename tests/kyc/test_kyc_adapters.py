@@ -18,11 +18,11 @@ from datetime import timedelta
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from kyc_support import RP
+from kyc_support import complete_with, kyc
 from lifecycle_support import HANAKO, World
 
 from mock_platform.ca.token import TokenSimulator
-from myna_rp.challenge import Challenge, MemoryChallengeStore
+from myna_rp.challenge import Challenge
 from myna_rp.errors import (
     CertificateRevokedError,
     MalformedInputError,
@@ -34,12 +34,9 @@ from myna_rp.identity import IdentityVerification, VerificationMode
 from myna_rp.jpki import CertificateKind
 from myna_rp.kyc import (
     DirectVerification,
-    KycService,
     OIDCVerification,
     PlatformSignatureVerifier,
     PlatformVerification,
-    RetentionProfile,
-    SignatureVerification,
     SQLRecordRepository,
 )
 from myna_rp.revocation import CertStatus, RevocationReason
@@ -63,20 +60,6 @@ class OperatorDesk:
         return self._alter(answer) if callable(self._alter) else answer
 
 
-def kyc(
-    world: World, repository: SQLRecordRepository, verifier: SignatureVerification, **options: object
-) -> KycService:
-    return KycService(
-        challenges=MemoryChallengeStore(clock=world.clock),
-        verifier=verifier,
-        records=repository,
-        verifier_identity=RP,
-        profile=RetentionProfile.BANK,
-        clock=world.clock,
-        **options,  # type: ignore[arg-type]
-    )
-
-
 def sign_transaction(world: World, token: TokenSimulator, challenge: Challenge) -> IdentityVerification:
     """The OIDC sign transaction: the RP sends SHA-256(challenge); the holder signs that digest."""
     digest = hashlib.sha256(challenge.value).digest()
@@ -98,18 +81,10 @@ def test_platform_mode_records_the_same_identity_as_direct_mode(
     platform = kyc(world, repository, PlatformVerification(desk))
     direct = kyc(world, repository, DirectVerification(world.verifier()))
     phone = world.iphone_usable(world.person(HANAKO))
-    records = []
-    for service in (platform, direct):
-        challenge = service.start("s")
-        records.append(
-            service.complete(
-                "s",
-                challenge.value,
-                customer_reference="acct-1",
-                signature=phone.sign(challenge.value),
-                certificate=phone.signing_certificate.public_bytes(Encoding.DER),
-            )
-        )
+    assert phone.signing is not None
+    records = [
+        complete_with(service, phone.signing, service.start("s"), "acct-1") for service in (platform, direct)
+    ]
     via_platform, via_direct = records
     assert desk.calls == 1
     assert via_platform.mode is VerificationMode.PLATFORM

@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from kyc_support import RP, verifier_with
+from kyc_support import RP, complete_with, der, verifier_with
 from lifecycle_support import HANAKO, MOVED, TARO, World
 
-from mock_platform.ca.token import TokenSimulator
 from myna_rp import CertificateKind, CertStatus, FormFactor, JPKIVerifier, Reason, RevocationPolicy
-from myna_rp.challenge import Challenge, MemoryChallengeStore
+from myna_rp.challenge import MemoryChallengeStore
 from myna_rp.errors import (
     CertificateRevokedError,
     ChallengeError,
@@ -47,22 +46,6 @@ SUBSTITUTED: dict[str, Any] = {
     "address": "東京都千代田区見本町𠮷野一丁目1番1号",
     "address_substitute_positions": "0000000000100000000",
 }
-
-
-def der(token: TokenSimulator) -> bytes:
-    return token.certificate.public_bytes(Encoding.DER)
-
-
-def complete_with(
-    service: KycService, token: TokenSimulator, challenge: Challenge, customer: str = "cust-0001"
-) -> Any:
-    return service.complete(
-        challenge.session_id,
-        challenge.value,
-        customer_reference=customer,
-        signature=token.sign(challenge.value),
-        certificate=der(token),
-    )
 
 
 def test_card_signature_makes_a_complete_confirmation_record(

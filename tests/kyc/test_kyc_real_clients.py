@@ -17,40 +17,22 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from kyc_support import BASE_URL, OIDC_ISSUER, REDIRECT, RP, Registered
+from kyc_support import BASE_URL, OIDC_ISSUER, REDIRECT, Registered, complete_with, kyc
 from lifecycle_support import CARD_AUTH_PIN, CARD_PASSWORD, HANAKO, MOVED, PHONE_PASSWORD, PHONE_PIN, World
 
 from mock_platform.device.auth_app import AuthApp
-from myna_rp.challenge import MemoryChallengeStore
 from myna_rp.errors import CertificateRevokedError, Reason, VerificationError
 from myna_rp.identity import IdentityVerification, VerificationMode
 from myna_rp.jpki import FormFactor
 from myna_rp.kyc import (
     DirectVerification,
-    KycService,
     OIDCVerification,
     PlatformVerification,
-    RetentionProfile,
-    SignatureVerification,
     SQLRecordRepository,
 )
 from myna_rp.platform import APIKey, PlatformClient
 from myna_rp.platform.oidc import MynaOIDCClient, verify_signature_result
 from myna_rp.revocation import CertStatus
-
-
-def kyc(
-    world: World, repository: SQLRecordRepository, verifier: SignatureVerification, **options: Any
-) -> KycService:
-    return KycService(
-        challenges=MemoryChallengeStore(clock=world.clock),
-        verifier=verifier,
-        records=repository,
-        verifier_identity=RP,
-        profile=RetentionProfile.BANK,
-        clock=world.clock,
-        **options,
-    )
 
 
 def platform_client(world: World, rp: Registered) -> PlatformClient:
@@ -73,18 +55,11 @@ def test_platform_client_mode_records_what_direct_mode_records(
     platform = kyc(world, repository, PlatformVerification(platform_client(world, relying_party)))
     direct = kyc(world, repository, DirectVerification(world.verifier()))
     phone = world.android_registered(world.person(HANAKO))
-    made = []
-    for service in (platform, direct):
-        challenge = service.start("s")
-        made.append(
-            service.complete(
-                "s",
-                challenge.value,
-                customer_reference="acct-platform",
-                signature=phone.sign(challenge.value),
-                certificate=phone.signing_certificate.public_bytes(Encoding.DER),
-            )
-        )
+    assert phone.signing is not None
+    made = [
+        complete_with(service, phone.signing, service.start("s"), "acct-platform")
+        for service in (platform, direct)
+    ]
     via_platform, via_direct = made
     assert via_platform.mode is VerificationMode.PLATFORM
     assert via_platform.attributes == via_direct.attributes

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding
-from kyc_support import Registered
+from kyc_support import Registered, complete_with, kyc
 from lifecycle_support import CARD_AUTH_PIN, CARD_PASSWORD, HANAKO, World
-from test_kyc_real_clients import kyc, oidc_sign, platform_client
+from test_kyc_real_clients import oidc_sign, platform_client
 
 from mock_platform.device.auth_app import AuthApp
 from myna_rp.identity import IdentityVerification, VerificationMode
@@ -29,24 +28,15 @@ def test_direct_platform_and_oidc_give_equal_results(
 ) -> None:
     person = world.person(HANAKO)
     card_signing = person.card.signing
-    der = card_signing.certificate.public_bytes(Encoding.DER)
 
     direct = kyc(world, repository, DirectVerification(world.verifier()))
     platform = kyc(world, repository, PlatformVerification(platform_client(world, relying_party)))
     oidc = kyc(world, repository, OIDCVerification())
 
-    records = []
-    for name, service in (("direct", direct), ("platform", platform)):
-        challenge = service.start(f"s-{name}")
-        records.append(
-            service.complete(
-                f"s-{name}",
-                challenge.value,
-                customer_reference="acct-three-ways",
-                signature=card_signing.sign(challenge.value),
-                certificate=der,
-            )
-        )
+    records = [
+        complete_with(service, card_signing, service.start(f"s-{name}"), "acct-three-ways")
+        for name, service in (("direct", direct), ("platform", platform))
+    ]
 
     def approve(app: AuthApp, request: Any) -> str:
         return app.approve_with_card(request, person.card, pin=CARD_AUTH_PIN, signing_password=CARD_PASSWORD)
